@@ -1,0 +1,53 @@
+// swift-tools-version:5.9
+// libhrnet: an embeddable CPU engine for HRNet human-pose estimation.
+//
+// Targets follow the data flow: CHRNetKernels (C, OpenMP, AVX-512) <- HRNet (Swift core:
+// checkpoint reading, network planning, pipeline) <- HRNetCAPI (the @_cdecl C ABI, linked into
+// libhrnet.so with the Swift runtime statically, so C and Python hosts need no Swift toolchain).
+import PackageDescription
+
+// LLVM's OpenMP runtime from Debian's libomp-dev. Swift drives the final link and rejects
+// -fopenmp there, so the runtime is linked by name with an rpath.
+let ompLib = "/usr/lib/llvm-14/lib"
+let kernelFlags: [String] = ["-O3", "-fopenmp", "-ffp-contract=fast", "-fno-math-errno", "-std=gnu11"]
+let ompLink: [LinkerSetting] = [
+    .unsafeFlags(["-L\(ompLib)", "-Xlinker", "-rpath", "-Xlinker", ompLib]),
+    .linkedLibrary("omp"),
+]
+
+let package = Package(
+    name: "libhrnet",
+    products: [
+        .library(name: "hrnet", type: .dynamic, targets: ["HRNetCAPI"]),
+        .executable(name: "hrnet-bench", targets: ["hrnet-bench"]),
+    ],
+    targets: [
+        .target(
+            name: "CHRNetKernels",
+            cSettings: [.unsafeFlags(kernelFlags)],
+            linkerSettings: ompLink
+        ),
+        .target(
+            name: "HRNet",
+            dependencies: ["CHRNetKernels"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]
+        ),
+        .target(
+            name: "HRNetCAPI",
+            dependencies: ["HRNet"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
+        .executableTarget(
+            name: "hrnet-bench",
+            dependencies: ["HRNet"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
+        .testTarget(
+            name: "HRNetTests",
+            dependencies: ["HRNet", "CHRNetKernels"],
+            resources: [],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
+    ]
+)

@@ -1,0 +1,79 @@
+/*
+ * hrnet_kernels.h - the C kernels under libhrnet's Swift core (internal; not installed).
+ *
+ * Activation layout ("blocked, bordered"): a tensor of C channels and H x W pixels is stored as
+ * [ceil(C/16)][H+2][W+2][16] floats: 16 channels per AVX-512 register, and a one-pixel border
+ * that is zero and never written, so 3x3 convolutions with padding 1 read it without bounds
+ * checks. Channels past C in the last block are zero as well.
+ *
+ * Weights are packed per convolution as [Cout/16][Cin/16][k][k][16 ic][16 oc] with BatchNorm
+ * already folded in; the bias has ceil(Cout/16)*16 entries.
+ *
+ * A network is a list of hr_op run in order by hr_run(), inside one OpenMP parallel region.
+ */
+#ifndef HRNET_KERNELS_H
+#define HRNET_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A tensor inside the arena: offset in floats (-1 = absent) and its shape. */
+typedef struct hr_tensor {
+    int64_t off;
+    int32_t cb;   /* channel blocks of 16 */
+    int32_t h, w; /* interior size; the buffer holds (h+2)*(w+2) pixels per block */
+} hr_tensor;
+
+enum { HR_OP_CONV = 0, HR_OP_SUM = 1 };
+enum { HR_MAX_UP = 4 };
+
+/** One step of the network.
+ *  HR_OP_CONV: out = act(conv_k,stride(in) + bias [+ out if accumulate] [+ res] [+ sum up_u])
+ *  HR_OP_SUM:  out = act(res + sum up_u)
+ *  up_u is nearest-neighbour upsampled by up_f[u] (it has out's channels, h/up_f x w/up_f). */
+typedef struct hr_op {
+    int32_t kind;
+    int32_t k, stride;      /* kernel size (1 or 3) and stride (1 or 2); padding is k/2 */
+    int32_t in_c;           /* real input channels (<= in.cb * 16) */
+    int32_t relu, accumulate;
+    int32_t tile_b, tile_t; /* register tile: output blocks x pixels (chosen by hr_choose_tile) */
+    hr_tensor in, out, res;
+    int32_t n_up;
+    int32_t up_f[HR_MAX_UP];
+    hr_tensor up[HR_MAX_UP];
+    const float *weights;   /* packed, see above */
+    const float *bias;
+} hr_op;
+
+/** Picks the register tile for a convolution producing `out_cb` blocks of width `out_w`. */
+void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
+
+/** Runs `n` ops for each of `batch` images. Image b uses arena + b * image_stride floats.
+ *  reference != 0 selects the plain scalar kernels (for tests). */
+void hr_run(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch,
+            int nthreads, int reference);
+
+/** Packs NCHW floats (C channels, H x W) into a blocked, bordered tensor at dst (whose border
+ *  must already be zero). Returns -1 if all values are finite, else the index of the first
+ *  non-finite value (dst is then partly written). */
+int64_t hr_pack_input(const float *src, int c, int h, int w, float *dst);
+/** Unpacks the first `c` channels of a blocked, bordered tensor into NCHW floats. */
+void hr_unpack_output(const float *src, int c, int h, int w, float *dst);
+
+/** 1 if this CPU runs the AVX-512 kernels, else 0 (then the scalar kernels are used). */
+int hr_cpu_has_avx512(void);
+/** Number of cores OpenMP would use by default. */
+int hr_default_threads(void);
+
+/** Thread-local error text for failures that have no session (copied; truncated at 1023 bytes). */
+void hr_tls_set_error(const char *message);
+const char *hr_tls_get_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,58 @@
+/* Executes a planned network: one OpenMP parallel region per call, one worksharing loop per op. */
+#include "internal.h"
+
+static const int tile_t_max[5] = {0, 14, 14, 9, 7};
+
+void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
+    double best = -1;
+    int bb = 1, bt = out_w < 14 ? out_w : 14;
+    if (nthreads < 1) nthreads = 1;
+    for (int b = 1; b <= 4; b++) {
+        if (out_cb % b) continue;
+        int t = out_w < tile_t_max[b] ? out_w : tile_t_max[b];
+        int ntiles = (out_w + t - 1) / t;
+        t = (out_w + ntiles - 1) / ntiles;
+        /* Work per load grows with b*t; tiles narrower than t waste nothing here because the
+         * row is split evenly. Penalise too few parallel tasks for the threads. */
+        double score = (double)b * t;
+        int tasks = (out_cb / b) * out_h;
+        if (tasks < 4 * nthreads) score *= (double)tasks / (4.0 * nthreads);
+        if (score > best) { best = score; bb = b; bt = t; }
+    }
+    *tile_b = bb;
+    *tile_t = bt;
+}
+
+static void run_op(const hr_op *op, float *a, int simd) {
+    const int h = op->out.h, w = op->out.w;
+    if (op->kind == HR_OP_CONV && simd) {
+        const int B = op->tile_b, T = op->tile_t;
+        const int tasks = (op->out.cb / B) * h;
+#pragma omp for schedule(static)
+        for (int task = 0; task < tasks; task++) {
+            const int g = task / h, oy = task % h;
+            for (int ox0 = 0; ox0 < w; ox0 += T) {
+                const int t = w - ox0 < T ? w - ox0 : T;
+                hr_conv_rows_avx512(op, a, g * B, oy, ox0, B, t);
+            }
+        }
+    } else if (op->kind == HR_OP_CONV) {
+        const int tasks = op->out.cb * h;
+#pragma omp for schedule(static)
+        for (int task = 0; task < tasks; task++) hr_conv_ref_task(op, a, task / h, task % h);
+    } else {
+        const int tasks = op->out.cb * h;
+#pragma omp for schedule(static)
+        for (int task = 0; task < tasks; task++) hr_sum_task(op, a, task / h, task % h, simd);
+    }
+}
+
+void hr_run(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads, int reference) {
+    const int simd = !reference && hr_cpu_has_avx512();
+    if (nthreads < 1) nthreads = 1;
+#pragma omp parallel num_threads(nthreads)
+    for (int img = 0; img < batch; img++) {
+        float *a = arena + (int64_t)img * image_stride;
+        for (int i = 0; i < n; i++) run_op(&ops[i], a, simd);
+    }
+}

@@ -1,0 +1,138 @@
+import CHRNetKernels
+
+/// A runnable instance of a model at one input size: the op list with arena offsets, and the
+/// arena itself. Allocated once at creation; `forward` allocates nothing. One thread at a time.
+public final class Session {
+    public let model: Model
+    public let inputHeight: Int, inputWidth: Int
+    public let threads: Int
+    public var joints: Int { model.architecture.joints }
+    public var heatmapHeight: Int { inputHeight / 4 }
+    public var heatmapWidth: Int { inputWidth / 4 }
+    /// Run the plain scalar kernels instead of the SIMD ones (for tests).
+    public var useReferenceKernels = false
+
+    private var ops: [hr_op]
+    private let arena: AlignedFloats
+    private let inputTensor: hr_tensor
+    private let outputTensor: hr_tensor
+    /// Bytes of activation memory per session.
+    public var arenaBytes: Int { arena.count * 4 }
+
+    /// The input size used when none is given: 256x256 for 16 joints (MPII), else 256x192.
+    public static func defaultInputSize(joints: Int) -> (Int, Int) { joints == 16 ? (256, 256) : (256, 192) }
+
+    public init(model: Model, inputHeight: Int? = nil, inputWidth: Int? = nil, threads: Int? = nil) throws {
+        let (dh, dw) = Self.defaultInputSize(joints: model.architecture.joints)
+        let h = inputHeight ?? dh, w = inputWidth ?? dw
+        guard h > 0, w > 0, h % 32 == 0, w % 32 == 0 else {
+            throw HRNetError.invalidArgument("input size \(h)x\(w) (HxW) is invalid: both must be positive multiples of 32")
+        }
+        guard h <= 8192, w <= 8192 else {
+            throw HRNetError.invalidArgument("input size \(h)x\(w) is too large (at most 8192 per side)")
+        }
+        let t = threads ?? Int(hr_default_threads())
+        guard t >= 1, t <= 1024 else { throw HRNetError.invalidArgument("thread count \(t) is invalid (1...1024)") }
+        self.model = model
+        self.inputHeight = h
+        self.inputWidth = w
+        self.threads = t
+
+        // Shapes, lifetimes, then offsets: tensors of identical shape share memory once the
+        // earlier one is dead. Identical shapes keep the zero borders in the same places.
+        let g = model.graph
+        func shape(_ id: Int) -> (cb: Int, h: Int, w: Int) {
+            let tt = g.tensors[id]
+            return ((tt.channels + 15) / 16, h / tt.level, w / tt.level)
+        }
+        var lastUse = [Int](repeating: -1, count: g.tensors.count)
+        for (i, op) in g.ops.enumerated() {
+            var used = [op.output]
+            if op.kind == .conv { used.append(op.input) }
+            if let r = op.residual { used.append(r) }
+            used += op.ups.map { $0.tensor }
+            for u in used { lastUse[u] = i }
+        }
+        lastUse[g.output] = g.ops.count
+        var offset = [Int](repeating: -1, count: g.tensors.count)
+        var free: [String: [Int]] = [:]
+        var top = 0
+        func allocate(_ id: Int) {
+            let s = shape(id)
+            let key = "\(s.cb)x\(s.h)x\(s.w)"
+            if let o = free[key]?.popLast() { offset[id] = o; return }
+            offset[id] = top
+            top += s.cb * (s.h + 2) * (s.w + 2) * 16
+            top = (top + 15) & ~15
+        }
+        allocate(g.input)
+        var planned: [hr_op] = []
+        func desc(_ id: Int?) -> hr_tensor {
+            guard let id else { return hr_tensor(off: -1, cb: 0, h: 0, w: 0) }
+            let s = shape(id)
+            return hr_tensor(off: Int64(offset[id]), cb: Int32(s.cb), h: Int32(s.h), w: Int32(s.w))
+        }
+        for (i, op) in g.ops.enumerated() {
+            if offset[op.output] < 0 { allocate(op.output) }
+            var o = hr_op()
+            o.kind = op.kind == .conv ? Int32(HR_OP_CONV) : Int32(HR_OP_SUM)
+            o.relu = op.relu ? 1 : 0
+            o.accumulate = op.accumulate ? 1 : 0
+            o.out = desc(op.output)
+            o.res = desc(op.residual)
+            o.in = desc(op.kind == .conv ? op.input : nil)
+            o.n_up = Int32(op.ups.count)
+            withUnsafeMutableBytes(of: &o.up) { raw in
+                let p = raw.bindMemory(to: hr_tensor.self)
+                for (u, up) in op.ups.enumerated() { p[u] = desc(up.tensor) }
+            }
+            withUnsafeMutableBytes(of: &o.up_f) { raw in
+                let p = raw.bindMemory(to: Int32.self)
+                for (u, up) in op.ups.enumerated() { p[u] = Int32(up.factor) }
+            }
+            if op.kind == .conv {
+                let c = model.convs[op.conv]
+                o.k = Int32(c.k); o.stride = Int32(c.stride); o.in_c = Int32(c.cin)
+                o.weights = model.weights(op.conv)
+                o.bias = model.bias(op.conv)
+                hr_choose_tile(o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
+            }
+            planned.append(o)
+            var dead = Set<Int>([op.output])
+            if op.kind == .conv { dead.insert(op.input) }
+            if let r = op.residual { dead.insert(r) }
+            for up in op.ups { dead.insert(up.tensor) }
+            for d in dead where lastUse[d] == i {
+                let s = shape(d)
+                free["\(s.cb)x\(s.h)x\(s.w)", default: []].append(offset[d])
+            }
+        }
+        self.ops = planned
+        self.arena = try AlignedFloats(count: top)
+        self.inputTensor = desc(g.input)
+        self.outputTensor = desc(g.output)
+    }
+
+    public var inputCount: Int { 3 * inputHeight * inputWidth }
+    public var heatmapCount: Int { joints * heatmapHeight * heatmapWidth }
+
+    /// Runs `batch` crops of normalised NCHW input into NCHW heatmaps.
+    public func forward(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>) throws {
+        guard batch >= 1 else { throw HRNetError.invalidArgument("batch size is \(batch); it must be at least 1") }
+        let a = arena.pointer
+        let h = inputHeight, w = inputWidth
+        for b in 0..<batch {
+            let bad = hr_pack_input(input + b * inputCount, 3, Int32(h), Int32(w), a + Int(inputTensor.off))
+            if bad >= 0 {
+                let i = Int(bad)
+                let (c, y, x) = (i / (h * w), (i / w) % h, i % w)
+                throw HRNetError.invalidArgument("input value at [\(b), \(c), \(y), \(x)] is not finite (\(input[b * inputCount + i]))")
+            }
+            ops.withUnsafeBufferPointer { p in
+                hr_run(p.baseAddress, Int32(p.count), a, 0, 1, Int32(threads), useReferenceKernels ? 1 : 0)
+            }
+            hr_unpack_output(a + Int(outputTensor.off), Int32(joints), Int32(heatmapHeight), Int32(heatmapWidth),
+                             output + b * heatmapCount)
+        }
+    }
+}

@@ -1,0 +1,219 @@
+// The C ABI of include/hrnet.h. This layer only translates: C types in, Swift calls, statuses
+// and messages out. No Swift error or trap may cross into the host.
+import CHRNetKernels
+import HRNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A model handle: a reference-counted box (the handle owns one retain).
+final class ModelBox {
+    let model: Model
+    init(_ m: Model) { model = m }
+}
+
+/// A session handle: the session, its model, and the text of its last failure.
+final class SessionBox {
+    let session: Session
+    var error: UnsafeMutablePointer<CChar>? = nil
+    init(_ s: Session) { session = s }
+    deinit { free(error) }
+    func setError(_ message: String) {
+        free(error)
+        error = strdup(message)
+    }
+}
+
+private let versionString: UnsafeMutablePointer<CChar> = strdup("\(HRNET_VERSION_MAJOR).\(HRNET_VERSION_MINOR).\(HRNET_VERSION_PATCH)")
+private let emptyString: UnsafeMutablePointer<CChar> = strdup("")
+
+@inline(__always) private func status(_ v: Int32) -> hrnet_status { hrnet_status(rawValue: UInt32(bitPattern: v)) }
+private let ok = status(0)
+
+/// Runs `body` for a call without a session: failures go to the thread-local message.
+private func global(_ body: () throws -> Void) -> hrnet_status {
+    do {
+        try body()
+        return ok
+    } catch let e as HRNetError {
+        hr_tls_set_error(e.message)
+        return status(e.status)
+    } catch {
+        hr_tls_set_error("internal error: \(error)")
+        return status(7)
+    }
+}
+
+private func box(_ s: OpaquePointer?) -> SessionBox? {
+    guard let s else { return nil }
+    return Unmanaged<SessionBox>.fromOpaque(UnsafeRawPointer(s)).takeUnretainedValue()
+}
+
+/// Runs `body` for a call on a session: failures go to the session's message.
+private func onSession(_ s: OpaquePointer?, _ fn: String, _ body: (SessionBox) throws -> Void) -> hrnet_status {
+    guard let b = box(s) else {
+        hr_tls_set_error("\(fn): session is NULL")
+        return status(1)
+    }
+    do {
+        try body(b)
+        return ok
+    } catch let e as HRNetError {
+        b.setError(e.message)
+        return status(e.status)
+    } catch {
+        b.setError("internal error: \(error)")
+        return status(7)
+    }
+}
+
+@_cdecl("hrnet_version")
+public func hrnetVersion() -> UnsafePointer<CChar> { UnsafePointer(versionString) }
+
+@_cdecl("hrnet_version_number")
+public func hrnetVersionNumber() -> UInt32 {
+    UInt32(HRNET_VERSION_MAJOR << 16 | HRNET_VERSION_MINOR << 8 | HRNET_VERSION_PATCH)
+}
+
+private let statusNames: [UnsafeMutablePointer<CChar>] = ([
+    "HRNET_OK", "HRNET_ERR_INVALID_ARGUMENT", "HRNET_ERR_IO", "HRNET_ERR_FORMAT", "HRNET_ERR_MODEL",
+    "HRNET_ERR_BUFFER_TOO_SMALL", "HRNET_ERR_OUT_OF_MEMORY", "HRNET_ERR_INTERNAL",
+] as [String]).map { strdup($0) }
+private let unknownStatus: UnsafeMutablePointer<CChar> = strdup("HRNET_ERR_UNKNOWN")
+
+@_cdecl("hrnet_status_string")
+public func hrnetStatusString(_ s: hrnet_status) -> UnsafePointer<CChar> {
+    let v = Int(s.rawValue)
+    return UnsafePointer(v < statusNames.count ? statusNames[v] : unknownStatus)
+}
+
+@_cdecl("hrnet_last_error")
+public func hrnetLastError(_ s: OpaquePointer?) -> UnsafePointer<CChar> {
+    if let b = box(s) { return UnsafePointer(b.error ?? emptyString) }
+    return hr_tls_get_error()
+}
+
+private func path(_ p: UnsafePointer<CChar>?, _ fn: String) throws -> String {
+    guard let p else { throw HRNetError.invalidArgument("\(fn): path is NULL") }
+    let s = String(cString: p)
+    guard !s.isEmpty else { throw HRNetError.invalidArgument("\(fn): path is empty") }
+    return s
+}
+
+@_cdecl("hrnet_model_load")
+public func hrnetModelLoad(_ p: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> hrnet_status {
+    global {
+        guard let out else { throw HRNetError.invalidArgument("hrnet_model_load: out_model is NULL") }
+        out.pointee = nil
+        let model = try Model(path: try path(p, "hrnet_model_load"))
+        out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(model)).toOpaque())
+    }
+}
+
+@_cdecl("hrnet_model_release")
+public func hrnetModelRelease(_ m: OpaquePointer?) {
+    guard let m else { return }
+    Unmanaged<ModelBox>.fromOpaque(UnsafeRawPointer(m)).release()
+}
+
+@_cdecl("hrnet_options_init")
+public func hrnetOptionsInit(_ o: UnsafeMutablePointer<hrnet_options>?) {
+    guard let o else { return }
+    o.pointee = hrnet_options()
+    o.pointee.struct_size = MemoryLayout<hrnet_options>.size
+}
+
+private func makeSession(_ model: Model, _ o: UnsafePointer<hrnet_options>?, _ fn: String) throws -> Session {
+    var opts = hrnet_options()
+    hrnetOptionsInit(&opts)
+    if let o {
+        guard o.pointee.struct_size >= MemoryLayout<hrnet_options>.size else {
+            throw HRNetError.invalidArgument("\(fn): options->struct_size is \(o.pointee.struct_size), expected \(MemoryLayout<hrnet_options>.size): fill options with hrnet_options_init()")
+        }
+        opts = o.pointee
+    }
+    let h = Int(opts.input_height), w = Int(opts.input_width)
+    guard (h == 0) == (w == 0) else {
+        throw HRNetError.invalidArgument("\(fn): input size \(h)x\(w): give both height and width, or neither (0x0 = default)")
+    }
+    guard opts.num_threads >= 0 else { throw HRNetError.invalidArgument("\(fn): num_threads is \(opts.num_threads); use 0 for all cores") }
+    guard opts.precision == 0 else { throw HRNetError.invalidArgument("\(fn): unknown precision \(opts.precision)") }
+    return try Session(model: model, inputHeight: h == 0 ? nil : h, inputWidth: w == 0 ? nil : w,
+                       threads: opts.num_threads == 0 ? nil : Int(opts.num_threads))
+}
+
+@_cdecl("hrnet_session_create")
+public func hrnetSessionCreate(_ m: OpaquePointer?, _ o: UnsafePointer<hrnet_options>?,
+                               _ out: UnsafeMutablePointer<OpaquePointer?>?) -> hrnet_status {
+    global {
+        guard let out else { throw HRNetError.invalidArgument("hrnet_session_create: out_session is NULL") }
+        out.pointee = nil
+        guard let m else { throw HRNetError.invalidArgument("hrnet_session_create: model is NULL") }
+        let model = Unmanaged<ModelBox>.fromOpaque(UnsafeRawPointer(m)).takeUnretainedValue().model
+        let s = try makeSession(model, o, "hrnet_session_create")
+        out.pointee = OpaquePointer(Unmanaged.passRetained(SessionBox(s)).toOpaque())
+    }
+}
+
+@_cdecl("hrnet_session_open")
+public func hrnetSessionOpen(_ p: UnsafePointer<CChar>?, _ o: UnsafePointer<hrnet_options>?,
+                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> hrnet_status {
+    global {
+        guard let out else { throw HRNetError.invalidArgument("hrnet_session_open: out_session is NULL") }
+        out.pointee = nil
+        let file = try path(p, "hrnet_session_open")
+        if let o, o.pointee.struct_size < MemoryLayout<hrnet_options>.size {
+            throw HRNetError.invalidArgument("hrnet_session_open: options->struct_size is \(o.pointee.struct_size), expected \(MemoryLayout<hrnet_options>.size): fill options with hrnet_options_init()")
+        }
+        let s = try makeSession(try Model(path: file), o, "hrnet_session_open")
+        out.pointee = OpaquePointer(Unmanaged.passRetained(SessionBox(s)).toOpaque())
+    }
+}
+
+@_cdecl("hrnet_session_close")
+public func hrnetSessionClose(_ s: OpaquePointer?) {
+    guard let s else { return }
+    Unmanaged<SessionBox>.fromOpaque(UnsafeRawPointer(s)).release()
+}
+
+@_cdecl("hrnet_session_info")
+public func hrnetSessionInfo(_ s: OpaquePointer?, _ info: UnsafeMutablePointer<hrnet_info>?) -> hrnet_status {
+    onSession(s, "hrnet_session_info") { b in
+        guard let info else { throw HRNetError.invalidArgument("hrnet_session_info: info is NULL") }
+        let size = info.pointee.struct_size
+        guard size >= MemoryLayout<hrnet_info>.size else {
+            throw HRNetError.invalidArgument("hrnet_session_info: info->struct_size is \(size), expected sizeof(hrnet_info) = \(MemoryLayout<hrnet_info>.size)")
+        }
+        let se = b.session, a = se.model.architecture
+        var i = hrnet_info()
+        i.struct_size = MemoryLayout<hrnet_info>.size
+        i.joints = Int32(a.joints)
+        i.input_height = Int32(se.inputHeight); i.input_width = Int32(se.inputWidth)
+        i.heatmap_height = Int32(se.heatmapHeight); i.heatmap_width = Int32(se.heatmapWidth)
+        i.width = Int32(a.width); i.branches = Int32(a.branches); i.stages = Int32(a.stages)
+        i.num_threads = Int32(se.threads); i.precision = 0
+        i.parameters = Int64(a.parameters)
+        i.gmacs_per_crop = se.model.gmacs(height: se.inputHeight, width: se.inputWidth)
+        info.pointee = i
+    }
+}
+
+@_cdecl("hrnet_forward")
+public func hrnetForward(_ s: OpaquePointer?, _ input: UnsafePointer<Float>?, _ batch: Int, _ inputCount: Int,
+                         _ heatmaps: UnsafeMutablePointer<Float>?, _ capacity: Int) -> hrnet_status {
+    onSession(s, "hrnet_forward") { b in
+        let se = b.session
+        guard let input else { throw HRNetError.invalidArgument("hrnet_forward: input is NULL") }
+        guard let heatmaps else { throw HRNetError.invalidArgument("hrnet_forward: heatmaps is NULL") }
+        guard batch >= 1 else { throw HRNetError.invalidArgument("hrnet_forward: batch is \(batch); it must be at least 1") }
+        let (need, o1) = batch.multipliedReportingOverflow(by: se.inputCount)
+        guard !o1, inputCount == need else {
+            throw HRNetError.invalidArgument("hrnet_forward: input_count is \(inputCount) floats, expected batch x 3 x \(se.inputHeight) x \(se.inputWidth) = \(o1 ? "overflow" : String(need))")
+        }
+        let (out, o2) = batch.multipliedReportingOverflow(by: se.heatmapCount)
+        guard !o2, capacity >= out else {
+            throw HRNetError.bufferTooSmall("hrnet_forward: heatmap_capacity is \(capacity) floats, the result needs batch x \(se.joints) x \(se.heatmapHeight) x \(se.heatmapWidth) = \(out)")
+        }
+        try se.forward(input: input, batch: batch, output: heatmaps)
+    }
+}

@@ -1,0 +1,179 @@
+/*
+ * hrnet.h - the C interface of libhrnet, a CPU engine for HRNet human-pose estimation.
+ *
+ * libhrnet reads a published HRNet pose checkpoint (the model zoo's PyTorch files, old or new
+ * format, or OpenMMLab's), works out the network from the tensors it holds, and runs it exactly
+ * in 32-bit floating point. You give it person crops; it gives back one heatmap per body joint.
+ *
+ * CONVENTIONS
+ *   - Every function that can fail returns an hrnet_status. HRNET_OK (0) is success; anything
+ *     else is a failure, and a message naming the problem is available from hrnet_last_error()
+ *     (for a session) or hrnet_last_error(NULL) (for the calling thread's last failure of a
+ *     function that had no session yet, such as hrnet_model_load or hrnet_session_open).
+ *   - Nothing in this library aborts the host: bad arguments, malformed or truncated files,
+ *     unsupported checkpoints and too-small buffers are reported as statuses.
+ *   - Buffers are owned by the caller. Every output buffer is passed with its capacity, counted
+ *     in elements (floats), so the library can refuse to write past its end. On failure an output
+ *     buffer's contents are unspecified and must not be used; on success it is fully written.
+ *   - Images and tensors are row-major ("C order"). Sizes are given as height then width.
+ *
+ * THREADS
+ *   - An hrnet_model (the loaded, prepared weights) is immutable once loaded: any number of
+ *     sessions, on any threads, may be created from one model at the same time.
+ *   - An hrnet_session (scratch memory and settings for running the network) must be used by one
+ *     thread at a time. Use one session per thread for concurrent inference.
+ *   - Inside one call, the library runs its kernels on `num_threads` OpenMP threads (a session
+ *     option). It never starts threads of its own between calls.
+ *
+ * VERSIONING
+ *   The ABI follows semantic versioning: functions and enum values are only ever added within a
+ *   major version. Option and info structs start with their own size (struct_size) so they can
+ *   grow: always fill them with hrnet_options_init() / let hrnet_session_info() fill the size.
+ */
+#ifndef HRNET_H
+#define HRNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HRNET_VERSION_MAJOR 0
+#define HRNET_VERSION_MINOR 1
+#define HRNET_VERSION_PATCH 0
+#define HRNET_VERSION_STRING "0.1.0"
+/** (major << 16) | (minor << 8) | patch, comparable with hrnet_version_number(). */
+#define HRNET_VERSION_NUMBER ((HRNET_VERSION_MAJOR << 16) | (HRNET_VERSION_MINOR << 8) | HRNET_VERSION_PATCH)
+
+/** Result of every fallible call. */
+typedef enum hrnet_status {
+    HRNET_OK = 0,
+    /** An argument is invalid: a NULL pointer, a zero or negative size, a batch of 0, an input
+     *  size that is not a multiple of 32, an unknown option value, a non-finite number. */
+    HRNET_ERR_INVALID_ARGUMENT = 1,
+    /** The file could not be opened or read (missing, a directory, permission denied). */
+    HRNET_ERR_IO = 2,
+    /** The file is not a well-formed checkpoint: empty, truncated, a corrupted zip or pickle. */
+    HRNET_ERR_FORMAT = 3,
+    /** The checkpoint is well formed but not a pose HRNet this library can run: keys missing,
+     *  a tensor whose shape contradicts the architecture, a different network, an unsupported
+     *  tensor type. The message names the key and the shapes. */
+    HRNET_ERR_MODEL = 4,
+    /** An output buffer is smaller than the result (the message gives both sizes). */
+    HRNET_ERR_BUFFER_TOO_SMALL = 5,
+    /** Memory could not be allocated. */
+    HRNET_ERR_OUT_OF_MEMORY = 6,
+    /** A bug in libhrnet; please report it with the message. */
+    HRNET_ERR_INTERNAL = 7
+} hrnet_status;
+
+/** Opaque: loaded and prepared weights. Immutable, shareable across threads. */
+typedef struct hrnet_model hrnet_model;
+/** Opaque: a runnable instance (scratch memory, options). One thread at a time. */
+typedef struct hrnet_session hrnet_session;
+
+/** Numeric precision of the network. */
+typedef enum hrnet_precision {
+    /** Exact 32-bit float (default): matches the PyTorch float64 reference to about 1e-4. */
+    HRNET_PRECISION_FP32 = 0
+} hrnet_precision;
+
+/** Session options. Fill with hrnet_options_init() before changing fields. */
+typedef struct hrnet_options {
+    /** sizeof(hrnet_options), set by hrnet_options_init(). */
+    size_t struct_size;
+    /** Network input height and width in pixels, each a positive multiple of 32. 0 and 0 (the
+     *  default) choose 256x192 for a 17-joint (COCO) model and 256x256 for a 16-joint (MPII)
+     *  model, 256x192 otherwise. A checkpoint does not record the size it was trained at. */
+    int32_t input_height;
+    int32_t input_width;
+    /** OpenMP threads used inside one call; 0 (default) = all cores available to the process. */
+    int32_t num_threads;
+    /** An hrnet_precision value; default HRNET_PRECISION_FP32. */
+    int32_t precision;
+} hrnet_options;
+
+/** Facts about a session's network, filled by hrnet_session_info(). */
+typedef struct hrnet_info {
+    /** Set by the caller to sizeof(hrnet_info) before the call; the library fills only the
+     *  fields that fit in that size (so a host built against an older header stays safe). */
+    size_t struct_size;
+    int32_t joints;          /**< K: heatmaps per crop (17 for COCO, 16 for MPII). */
+    int32_t input_height;    /**< network input H (pixels). */
+    int32_t input_width;     /**< network input W (pixels). */
+    int32_t heatmap_height;  /**< H / 4. */
+    int32_t heatmap_width;   /**< W / 4. */
+    int32_t width;           /**< HRNet width C: channels of the highest-resolution branch (32, 48). */
+    int32_t branches;        /**< parallel branches in the last stage (4 for published models). */
+    int32_t stages;          /**< stages after the stem, including layer1 (4 for published models). */
+    int32_t num_threads;     /**< threads the session uses. */
+    int32_t precision;       /**< an hrnet_precision value. */
+    int64_t parameters;      /**< learned parameters in the checkpoint (BatchNorm statistics excluded). */
+    double  gmacs_per_crop;  /**< multiply-adds per crop, in units of 1e9, at the session's input size. */
+} hrnet_info;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Version and errors                                                                        */
+
+/** Runtime version string, e.g. "0.1.0". Never NULL; static storage. */
+const char *hrnet_version(void);
+/** Runtime version as HRNET_VERSION_NUMBER encodes it; compare with the header's to detect a
+ *  mismatched library (same major required). */
+uint32_t hrnet_version_number(void);
+/** Short constant name of a status ("HRNET_ERR_FORMAT"). Never NULL; static storage. */
+const char *hrnet_status_string(hrnet_status status);
+/** Message of the last failure: of `session` if not NULL, else of the calling thread's last
+ *  failed call that had no session (model loading, session creation). Returns "" if there was
+ *  none. The pointer stays valid until the next failing call on the same session / thread. */
+const char *hrnet_last_error(const hrnet_session *session);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Models                                                                                    */
+
+/** Reads a checkpoint and prepares its weights (BatchNorm folded, packed for the kernels).
+ *  Accepts PyTorch zip files, pre-1.6 ("legacy") torch.save files (storage locations such as
+ *  "cuda:0" are ignored), plain state dicts, {"state_dict": ...} and {"model": ...} wrappers,
+ *  OpenMMLab files ("backbone." / "keypoint_head." / "head." prefixes) and "module." prefixes.
+ *  The file is parsed by a restricted reader that never executes code from it.
+ *  On success *out_model owns a reference; release it with hrnet_model_release(). */
+hrnet_status hrnet_model_load(const char *path, hrnet_model **out_model);
+/** Drops the caller's reference. Sessions created from the model keep it alive. NULL is a no-op. */
+void hrnet_model_release(hrnet_model *model);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sessions                                                                                  */
+
+/** Fills `options` with the defaults (struct_size set, everything else default). */
+void hrnet_options_init(hrnet_options *options);
+
+/** Creates a session on a loaded model. `options` may be NULL (defaults). Memory for the
+ *  activations is planned here; the first hrnet_forward() with a given batch size allocates it,
+ *  later calls allocate nothing. */
+hrnet_status hrnet_session_create(hrnet_model *model, const hrnet_options *options,
+                                  hrnet_session **out_session);
+/** hrnet_model_load() + hrnet_session_create() in one call; the session holds the model. */
+hrnet_status hrnet_session_open(const char *path, const hrnet_options *options,
+                                hrnet_session **out_session);
+/** Frees the session and everything it allocated. NULL is a no-op. */
+void hrnet_session_close(hrnet_session *session);
+
+/** Fills `info`, whose struct_size the caller must set to sizeof(hrnet_info) first.
+ *  A struct_size smaller than the first version of hrnet_info is HRNET_ERR_INVALID_ARGUMENT. */
+hrnet_status hrnet_session_info(const hrnet_session *session, hrnet_info *info);
+
+/** Runs the network.
+ *  input:    `batch` crops, NCHW float32, already normalised ((v/255 - mean)/std, RGB order),
+ *            batch x 3 x input_height x input_width; `input_count` is its length in floats and
+ *            must equal that product exactly.
+ *  heatmaps: output, batch x joints x heatmap_height x heatmap_width floats; `heatmap_capacity`
+ *            (in floats) must be at least that.
+ *  Non-finite input values are refused (HRNET_ERR_INVALID_ARGUMENT, naming the first one). */
+hrnet_status hrnet_forward(hrnet_session *session, const float *input, size_t batch,
+                           size_t input_count, float *heatmaps, size_t heatmap_capacity);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HRNET_H */
