@@ -30,12 +30,12 @@ let package = Package(
         .target(
             name: "HRNet",
             dependencies: ["CHRNetKernels"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
         .target(
             name: "HRNetCAPI",
             dependencies: ["HRNet"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])],
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
         .executableTarget(

@@ -26,7 +26,7 @@ public final class Session {
         let (dh, dw) = Self.defaultInputSize(joints: model.architecture.joints)
         let h = inputHeight ?? dh, w = inputWidth ?? dw
         guard h > 0, w > 0, h % 32 == 0, w % 32 == 0 else {
-            throw HRNetError.invalidArgument("input size \(h)x\(w) (HxW) is invalid: both must be positive multiples of 32")
+            throw HRNetError.invalidArgument("input size \(h)x\(w) (HxW) is invalid: height and width must each be a positive multiple of 32")
         }
         guard h <= 8192, w <= 8192 else {
             throw HRNetError.invalidArgument("input size \(h)x\(w) is too large (at most 8192 per side)")

@@ -1,0 +1,128 @@
+import XCTest
+import CHRNetKernels
+
+/// The AVX-512 convolution against the plain scalar one, over many shapes: odd channel counts,
+/// widths that are not multiples of any tile, both strides and kernel sizes, every epilogue.
+final class KernelTests: XCTestCase {
+    struct Rng {
+        var s: UInt64
+        mutating func next() -> Float {
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: s >> 11) % 2_000_001 - 1_000_000) / 1_000_000
+        }
+    }
+
+    func size(_ t: hr_tensor) -> Int { Int(t.cb) * Int(t.h + 2) * Int(t.w + 2) * 16 }
+
+    func fillInterior(_ a: inout [Float], _ t: hr_tensor, channels: Int, _ r: inout Rng) {
+        for cb in 0..<Int(t.cb) { for y in 0..<Int(t.h) { for x in 0..<Int(t.w) { for l in 0..<16 where cb * 16 + l < channels {
+            a[Int(t.off) + ((cb * Int(t.h + 2) + y + 1) * Int(t.w + 2) + x + 1) * 16 + l] = r.next()
+        } } } }
+    }
+
+    func runCase(cin: Int, cout: Int, k: Int, stride: Int, oh: Int, ow: Int, relu: Bool, residual: Bool,
+                 ups: [Int], accumulate: Bool, threads: Int, seed: UInt64) {
+        var r = Rng(s: seed)
+        let icb = (cin + 15) / 16, ocb = (cout + 15) / 16
+        var off: Int64 = 0
+        func tensor(_ cb: Int, _ h: Int, _ w: Int) -> hr_tensor {
+            let t = hr_tensor(off: off, cb: Int32(cb), h: Int32(h), w: Int32(w))
+            off += Int64(size(t))
+            return t
+        }
+        var op = hr_op()
+        op.kind = Int32(HR_OP_CONV); op.k = Int32(k); op.stride = Int32(stride); op.in_c = Int32(cin)
+        op.relu = relu ? 1 : 0; op.accumulate = accumulate ? 1 : 0
+        op.in = tensor(icb, oh * stride, ow * stride)
+        op.out = tensor(ocb, oh, ow)
+        op.res = residual ? tensor(ocb, oh, ow) : hr_tensor(off: -1, cb: 0, h: 0, w: 0)
+        op.n_up = Int32(ups.count)
+        var upT: [hr_tensor] = []
+        for f in ups { upT.append(tensor(ocb, oh / f, ow / f)) }
+        withUnsafeMutableBytes(of: &op.up) { raw in for (i, t) in upT.enumerated() { raw.bindMemory(to: hr_tensor.self)[i] = t } }
+        withUnsafeMutableBytes(of: &op.up_f) { raw in for (i, f) in ups.enumerated() { raw.bindMemory(to: Int32.self)[i] = Int32(f) } }
+        var arena = [Float](repeating: 0, count: Int(off))
+        fillInterior(&arena, op.in, channels: cin, &r)
+        fillInterior(&arena, op.out, channels: 16 * ocb, &r)  // previous output, for accumulate
+        if residual { fillInterior(&arena, op.res, channels: 16 * ocb, &r) }
+        for t in upT { fillInterior(&arena, t, channels: 16 * ocb, &r) }
+        var weights = [Float](repeating: 0, count: ocb * icb * k * k * 256)
+        for i in 0..<weights.count { weights[i] = r.next() / Float(cin * k * k).squareRoot() }
+        var bias = [Float](repeating: 0, count: ocb * 16)
+        for i in 0..<bias.count { bias[i] = r.next() }
+        hr_choose_tile(op.out.cb, op.out.w, op.out.h, Int32(threads), &op.tile_b, &op.tile_t)
+        var fast = arena, ref = arena
+        weights.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                op.weights = w.baseAddress
+                op.bias = b.baseAddress
+                withUnsafePointer(to: &op) { p in
+                    hr_run(p, 1, &fast, 0, 1, Int32(threads), 0)
+                    hr_run(p, 1, &ref, 0, 1, 1, 1)
+                }
+            }
+        }
+        var worst: Float = 0
+        for i in 0..<arena.count { worst = max(worst, abs(fast[i] - ref[i])) }
+        let label = "cin \(cin) cout \(cout) k \(k) s \(stride) out \(oh)x\(ow) relu \(relu) res \(residual) ups \(ups) acc \(accumulate) tile \(op.tile_b)x\(op.tile_t)"
+        XCTAssertLessThan(worst, 2e-5, label)
+        // The output must have been written (not left as it was) and the borders untouched.
+        var changed = 0
+        for i in Int(op.out.off)..<(Int(op.out.off) + size(op.out)) where fast[i] != arena[i] { changed += 1 }
+        XCTAssertGreaterThan(changed, 0, label)
+    }
+
+    func testSIMDConvolutionMatchesReference() throws {
+        guard hr_cpu_has_avx512() != 0 else { throw XCTSkip("no AVX-512 on this CPU: only the reference kernels run") }
+        var seed: UInt64 = 1
+        let sizes = [(1, 1), (3, 5), (6, 8), (7, 9), (8, 6), (4, 15), (2, 29), (16, 12)]
+        for (cin, cout) in [(3, 64), (8, 16), (16, 17), (17, 32), (32, 48), (48, 64), (64, 80), (40, 24)] {
+            for k in [1, 3] {
+                for stride in [1, 2] where !(k == 1 && stride == 2) {
+                    for (oh, ow) in sizes {
+                        seed += 1
+                        runCase(cin: cin, cout: cout, k: k, stride: stride, oh: oh, ow: ow, relu: seed % 2 == 0,
+                                residual: seed % 3 == 0, ups: [], accumulate: seed % 5 == 0, threads: 2, seed: seed)
+                    }
+                }
+            }
+        }
+    }
+
+    func testEpiloguesWithUpsampledSums() throws {
+        guard hr_cpu_has_avx512() != 0 else { throw XCTSkip("no AVX-512 on this CPU") }
+        var seed: UInt64 = 100
+        for (oh, ow) in [(8, 8), (16, 12), (8, 24), (4, 4)] {
+            for ups in [[2], [2, 4], [2, 4, oh >= 8 && ow % 8 == 0 ? 8 : 4]] {
+                for accumulate in [false, true] {
+                    seed += 1
+                    runCase(cin: 32, cout: 32, k: 3, stride: 2, oh: oh, ow: ow, relu: true, residual: true,
+                            ups: ups, accumulate: accumulate, threads: 2, seed: seed)
+                }
+            }
+        }
+    }
+
+    func testThreadCountsAgree() throws {
+        for threads in [1, 2, 3] {
+            runCase(cin: 64, cout: 64, k: 3, stride: 1, oh: 9, ow: 11, relu: true, residual: true, ups: [],
+                    accumulate: false, threads: threads, seed: 7)
+        }
+    }
+
+    func testPackAndUnpackRoundTrip() {
+        let (c, h, w) = (3, 4, 5)
+        let src = (0..<(c * h * w)).map { Float($0) }
+        var blocked = [Float](repeating: 0, count: 1 * (h + 2) * (w + 2) * 16)
+        XCTAssertEqual(hr_pack_input(src, Int32(c), Int32(h), Int32(w), &blocked), -1)
+        var back = [Float](repeating: -1, count: src.count)
+        hr_unpack_output(blocked, Int32(c), Int32(h), Int32(w), &back)
+        XCTAssertEqual(back, src)
+        // Channel 3.. of the block and the border stay zero.
+        XCTAssertEqual(blocked[((1 * (w + 2)) + 1) * 16 + 3], 0)
+        XCTAssertEqual(blocked[0..<16].reduce(0, +), 0)
+        var bad = src
+        bad[17] = .nan
+        XCTAssertEqual(hr_pack_input(bad, Int32(c), Int32(h), Int32(w), &blocked), 17)
+    }
+}
