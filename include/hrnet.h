@@ -28,7 +28,8 @@
  * VERSIONING
  *   The ABI follows semantic versioning: functions and enum values are only ever added within a
  *   major version. Option and info structs start with their own size (struct_size) so they can
- *   grow: always fill them with hrnet_options_init() / let hrnet_session_info() fill the size.
+ *   grow: fill options with hrnet_options_init(), and set hrnet_info.struct_size = sizeof(hrnet_info)
+ *   before calling hrnet_session_info(); the library never writes past the size it is given.
  */
 #ifndef HRNET_H
 #define HRNET_H
@@ -86,10 +87,13 @@ typedef struct hrnet_options {
     size_t struct_size;
     /** Network input height and width in pixels, each a positive multiple of 32. 0 and 0 (the
      *  default) choose 256x192 for a 17-joint (COCO) model and 256x256 for a 16-joint (MPII)
-     *  model, 256x192 otherwise. A checkpoint does not record the size it was trained at. */
+     *  model, 256x192 otherwise. A checkpoint does not record the size it was trained at.
+     *  Exactly one of the two being 0 is HRNET_ERR_INVALID_ARGUMENT. */
     int32_t input_height;
     int32_t input_width;
-    /** OpenMP threads used inside one call; 0 (default) = all cores available to the process. */
+    /** OpenMP threads used inside one call; 0 (default) = all cores available to the process.
+     *  Negative values are HRNET_ERR_INVALID_ARGUMENT. Waiting threads spin for up to 20 ms
+     *  before sleeping (libomp's KMP_BLOCKTIME), unless the environment sets KMP_BLOCKTIME. */
     int32_t num_threads;
     /** An hrnet_precision value; default HRNET_PRECISION_FP32. */
     int32_t precision;
@@ -125,8 +129,9 @@ uint32_t hrnet_version_number(void);
 /** Short constant name of a status ("HRNET_ERR_FORMAT"). Never NULL; static storage. */
 const char *hrnet_status_string(hrnet_status status);
 /** Message of the last failure: of `session` if not NULL, else of the calling thread's last
- *  failed call that had no session (model loading, session creation). Returns "" if there was
- *  none. The pointer stays valid until the next failing call on the same session / thread. */
+ *  failed call that had no session (model loading, session creation, and any call that was
+ *  given a NULL session). Returns "" if there was none. The pointer stays valid until the next
+ *  failing call on the same session / thread. */
 const char *hrnet_last_error(const hrnet_session *session);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -145,10 +150,11 @@ void hrnet_model_release(hrnet_model *model);
 /* ---------------------------------------------------------------------------------------- */
 /* Sessions                                                                                  */
 
-/** Fills `options` with the defaults (struct_size set, everything else default). */
+/** Fills `options` with the defaults (struct_size set, everything else default). NULL is a no-op. */
 void hrnet_options_init(hrnet_options *options);
 
-/** Creates a session on a loaded model. `options` may be NULL (defaults). Memory for the
+/** Creates a session on a loaded model. `options` may be NULL (defaults). On failure
+ *  *out_session is set to NULL (as *out_model is by hrnet_model_load). Memory for the
  *  activations is planned here; the first hrnet_forward() with a given batch size allocates it,
  *  later calls allocate nothing. */
 hrnet_status hrnet_session_create(hrnet_model *model, const hrnet_options *options,

@@ -1,1 +1,205 @@
-print("todo")
+// hrnet-bench: ms/crop, GFLOP/s, peak RSS and load time of libhrnet, next to ONNX Runtime and
+// OpenVINO measured in the same run on the same network (when ../shared/bench is present).
+import Foundation
+import HRNet
+
+struct Options {
+    var checkpoint: String? = nil
+    var width = 32
+    var height = 256, inputWidth = 192
+    var batches = [1, 8]
+    var threads = 2
+    var reps = 10
+    var peers = "onnxruntime,openvino,openvino-bf16"
+    var peerDir: String? = nil
+    var json = false
+    var scaling = true
+}
+
+let usage = """
+usage: hrnet-bench [--checkpoint FILE | --width 32|48] [--input-size HxW] [--batch 1,8]
+                   [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json]
+
+Times the exact FP32 network on random input: ms/crop (median and min of --reps runs after two
+warm-up runs), GFLOP/s (2 x multiply-adds / time), load time, peak RSS of this process, and
+thread scaling (1 vs --threads). Without --checkpoint, writes a random-weight HRNet-W<width>
+checkpoint in the published layout with <peer-dir>/make_checkpoint.py. Peers (ONNX Runtime,
+OpenVINO FP32 and BF16) are timed by <peer-dir>/peer_bench.py on the same network, each in a
+fresh process; --peer-dir defaults to ../shared/bench next to the repository.
+"""
+
+func fail(_ m: String) -> Never {
+    FileHandle.standardError.write((m + "\n").data(using: .utf8)!)
+    exit(2)
+}
+
+var o = Options()
+var args = Array(CommandLine.arguments.dropFirst())
+while !args.isEmpty {
+    let a = args.removeFirst()
+    func value() -> String { if args.isEmpty { fail("\(a) needs a value\n\(usage)") }; return args.removeFirst() }
+    switch a {
+    case "--checkpoint": o.checkpoint = value()
+    case "--width": o.width = Int(value()) ?? 32
+    case "--input-size":
+        let p = value().split(separator: "x").compactMap { Int($0) }
+        guard p.count == 2 else { fail("--input-size takes HxW, e.g. 256x192") }
+        o.height = p[0]; o.inputWidth = p[1]
+    case "--batch": o.batches = value().split(separator: ",").compactMap { Int($0) }
+    case "--threads": o.threads = Int(value()) ?? 2
+    case "--reps": o.reps = max(1, Int(value()) ?? 10)
+    case "--peers": o.peers = value()
+    case "--peer-dir": o.peerDir = value()
+    case "--no-scaling": o.scaling = false
+    case "--json": o.json = true
+    case "-h", "--help": print(usage); exit(0)
+    default: fail("unknown argument \(a)\n\(usage)")
+    }
+}
+
+let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let peerDir = o.peerDir ?? repo.deletingLastPathComponent().appendingPathComponent("shared/bench").path
+let havePeers = FileManager.default.fileExists(atPath: peerDir + "/peer_bench.py")
+
+@discardableResult
+func shell(_ argv: [String]) -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = argv
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = FileHandle.standardError
+    do { try p.run() } catch { return (-1, "") }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+func peakRSSMiB() -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+    return 0
+}
+
+let cacheDir = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-bench")
+try? FileManager.default.createDirectory(at: cacheDir, withIntermediateDirectories: true)
+var checkpoint = o.checkpoint ?? ""
+if o.checkpoint == nil {
+    guard FileManager.default.fileExists(atPath: peerDir + "/make_checkpoint.py") else {
+        fail("no --checkpoint given and \(peerDir)/make_checkpoint.py is not there to make one")
+    }
+    checkpoint = cacheDir.appendingPathComponent("w\(o.width).pth").path
+    if !FileManager.default.fileExists(atPath: checkpoint) {
+        let (rc, _) = shell(["python3", peerDir + "/make_checkpoint.py", checkpoint, "--width", "\(o.width)"])
+        if rc != 0 { fail("make_checkpoint.py failed") }
+    }
+}
+
+// Load (cold in-process: parse, fold, pack) and run.
+let t0 = Date()
+let model: Model
+do { model = try Model(path: checkpoint) } catch { fail("cannot load \(checkpoint): \(error)") }
+let loadMs = Date().timeIntervalSince(t0) * 1000
+let gmacs = model.gmacs(height: o.height, width: o.inputWidth)
+
+struct Row: Codable {
+    var engine: String, precision: String, batch: Int, threads: Int
+    var msMedian: Double, msMin: Double, gflops: Double?, peakRSSMiB: Double?, openMs: Double?
+    var ratioToHRNet: Double?
+}
+var rows: [Row] = []
+
+func time(_ session: Session, batch: Int, reps: Int) throws -> (Double, Double) {
+    var rng = SystemRandomNumberGenerator()
+    let x = (0..<(batch * session.inputCount)).map { _ in Float.random(in: -2...2, using: &rng) }
+    var out = [Float](repeating: 0, count: batch * session.heatmapCount)
+    func once() throws -> Double {
+        let s = DispatchTime.now().uptimeNanoseconds
+        try x.withUnsafeBufferPointer { i in
+            try out.withUnsafeMutableBufferPointer { try session.forward(input: i.baseAddress!, batch: batch, output: $0.baseAddress!) }
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - s) / 1e6 / Double(batch)
+    }
+    _ = try once(); _ = try once()
+    let ts = try (0..<reps).map { _ in try once() }.sorted()
+    return (ts[ts.count / 2], ts[0])
+}
+
+do {
+    for batch in o.batches {
+        let s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads)
+        let (med, mn) = try time(s, batch: batch, reps: o.reps)
+        rows.append(Row(engine: "libhrnet", precision: "fp32", batch: batch, threads: o.threads, msMedian: med, msMin: mn,
+                        gflops: 2 * gmacs / (med / 1000), peakRSSMiB: peakRSSMiB(), openMs: loadMs, ratioToHRNet: 1))
+    }
+    var scaling: (Double, Double)? = nil
+    if o.scaling && o.threads > 1 {
+        let s1 = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: 1)
+        let (m1, _) = try time(s1, batch: 1, reps: max(3, o.reps / 2))
+        let mN = rows.first { $0.batch == 1 }?.msMedian ?? m1
+        scaling = (m1, m1 / mN / Double(o.threads))
+    }
+    // Peers, each alone in a fresh process, after our own runs have finished.
+    if havePeers && o.peers != "none" {
+        let onnx = cacheDir.appendingPathComponent("w\(model.architecture.width)_\(o.height)x\(o.inputWidth).onnx").path
+        if !FileManager.default.fileExists(atPath: onnx) {
+            let a = model.architecture
+            shell(["python3", peerDir + "/onnx_hrnet.py", onnx, "--width", "\(a.width)", "--joints", "\(a.joints)",
+                   "--height", "\(o.height)", "--input-width", "\(o.inputWidth)", "--blocks", "\(a.stageBlocks.first ?? 4)",
+                   "--modules", a.stageModules.map(String.init).joined(separator: ",")])
+        }
+        for batch in o.batches {
+            let (_, out) = shell(["python3", peerDir + "/peer_bench.py", onnx, "--height", "\(o.height)", "--input-width", "\(o.inputWidth)",
+                                  "--batch", "\(batch)", "--reps", "\(o.reps)", "--threads", "\(o.threads)", "--peers", o.peers])
+            for line in out.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                func field(_ k: String) -> Double? {
+                    f.first { $0.hasPrefix(k + "=") }.flatMap { Double($0.dropFirst(k.count + 1)) }
+                }
+                guard let med = field("median"), let mn = field("min"), let name = f.first else {
+                    FileHandle.standardError.write("peer: \(line)\n".data(using: .utf8)!)
+                    continue
+                }
+                let ours = rows.first { $0.engine == "libhrnet" && $0.batch == batch }!.msMedian
+                let engine = name.hasPrefix("openvino") ? "openvino" : String(name)
+                rows.append(Row(engine: engine, precision: name.hasSuffix("bf16") ? "bf16" : "fp32", batch: batch, threads: o.threads,
+                                msMedian: med, msMin: mn, gflops: 2 * gmacs / (med / 1000), peakRSSMiB: field("peak_rss_mb"),
+                                openMs: field("open_ms"), ratioToHRNet: ours / med))
+            }
+        }
+    }
+    let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+        .first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "?"
+    let family = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+        .first { $0.hasPrefix("cpu family") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "?"
+    if o.json {
+        struct Report: Codable {
+            var date: String, cpu: String, cpuFamily: String, model: String, inputSize: [Int], gmacsPerCrop: Double
+            var loadMs: Double, rows: [Row], oneThreadMs: Double?, scalingEfficiency: Double?
+        }
+        let r = Report(date: ISO8601DateFormatter().string(from: Date()), cpu: cpu, cpuFamily: family,
+                       model: model.architecture.description, inputSize: [o.height, o.inputWidth], gmacsPerCrop: gmacs,
+                       loadMs: loadMs, rows: rows, oneThreadMs: scaling?.0, scalingEfficiency: scaling?.1)
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try e.encode(r), as: UTF8.self))
+    } else {
+        print("\(model.architecture.description)")
+        print(String(format: "input %dx%d, %.2f G multiply-adds/crop, load %.0f ms, %@ (cpu family %@), %@",
+                     o.height, o.inputWidth, gmacs, loadMs, cpu, family, ISO8601DateFormatter().string(from: Date())))
+        print("engine       precision  batch  threads  ms/crop(median)  ms/crop(min)  GFLOP/s  peakRSS(MiB)  open(ms)  libhrnet/peer")
+        for r in rows {
+            print(String(format: "%-12@ %-9@  %5d  %7d  %15.2f  %12.2f  %7.1f  %12.0f  %8.0f  %@",
+                         r.engine, r.precision, r.batch, r.threads, r.msMedian, r.msMin, r.gflops ?? 0, r.peakRSSMiB ?? 0,
+                         r.openMs ?? 0, r.engine == "libhrnet" ? "-" : String(format: "%.2f", r.ratioToHRNet ?? 0)))
+        }
+        if let (m1, eff) = scaling {
+            print(String(format: "thread scaling: 1 thread %.2f ms/crop; %d threads efficiency %.0f%%", m1, o.threads, eff * 100))
+        }
+        if !havePeers { print("(peers not timed: \(peerDir)/peer_bench.py not found)") }
+    }
+} catch {
+    fail("benchmark failed: \(error)")
+}

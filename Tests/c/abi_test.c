@@ -1,0 +1,1396 @@
+/*
+ * abi_test.c - tests libhrnet through its C interface (include/hrnet.h) only.
+ *
+ *   abi_test [REPO_ROOT] [--no-fork] [--case NAME] [--list] [-v]
+ *
+ * REPO_ROOT (default ".") is the repository root; fixtures are read from
+ * REPO_ROOT/Tests/fixtures and REPO_ROOT/models. Each test case runs in its own child process
+ * (fork + exec of this program), so a crash or a hang (300 s) of the library is reported as a
+ * failure of that case and the remaining cases still run. --no-fork runs every case in this
+ * process (for a debugger); --case NAME runs one case. The last line printed is exactly
+ * "N passed, M failed"; the exit status is 0 only if M is 0.
+ *
+ * Temporary files are created under /tmp with mkstemp/mkdtemp and removed afterwards.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "hrnet.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TOL 1e-4          /* max abs error against the float64 reference */
+#define THREAD_TOL 1e-5   /* num_threads 1 vs 2 */
+#define CASE_TIMEOUT 300  /* seconds */
+
+/* Learned parameters of the fixtures (sum of the element counts of every state-dict tensor
+ * except BatchNorm running_mean / running_var / num_batches_tracked), computed from the
+ * checkpoints' pickles. */
+#define COCO_W8_PARAMETERS 2139305LL
+#define MPII_W16_B2_PARAMETERS 1835312LL
+
+/* ---------------------------------------------------------------------------------------- */
+/* Reporting                                                                                 */
+
+static int g_passed, g_failed, g_verbose;
+static int g_report_fd = -1;         /* child: one byte per check, 'P' or 'F' */
+static const char *g_case = "";
+static const char *g_root = ".";
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static int check_at(int ok, const char *file, int line, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (ok) {
+        g_passed++;
+        if (g_verbose) printf("  ok    [%s] %s\n", g_case, msg);
+    } else {
+        g_failed++;
+        printf("  FAIL  [%s] %s  (%s:%d)\n", g_case, msg, file, line);
+    }
+    fflush(stdout);
+    if (g_report_fd >= 0) {
+        char c = ok ? 'P' : 'F';
+        ssize_t w = write(g_report_fd, &c, 1);
+        (void)w;
+    }
+    return ok;
+}
+#define CHECK(cond, ...) check_at((cond) ? 1 : 0, __FILE__, __LINE__, __VA_ARGS__)
+
+static const char *status_name(hrnet_status s) { return hrnet_status_string(s); }
+
+/* The status is `want` and, for a failure, the relevant last-error message is non-empty. */
+#define EXPECT_STATUS(got, want, session, ...) \
+    expect_status_at(__FILE__, __LINE__, (got), (want), (want), (session), __VA_ARGS__)
+/* The status is either of two failures. */
+#define EXPECT_STATUS2(got, want1, want2, session, ...) \
+    expect_status_at(__FILE__, __LINE__, (got), (want1), (want2), (session), __VA_ARGS__)
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 7, 8)))
+#endif
+static int expect_status_at(const char *file, int line, hrnet_status got, hrnet_status want1,
+                            hrnet_status want2, const hrnet_session *session,
+                            const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *msg = (got != HRNET_OK) ? hrnet_last_error(session) : "";
+    if (msg == NULL) msg = "(NULL)";
+    int ok;
+    if (want1 == want2)
+        ok = check_at(got == want1, file, line, "%s: %s (expected %s)%s%s", what,
+                      status_name(got), status_name(want1), *msg ? " - " : "", msg);
+    else
+        ok = check_at(got == want1 || got == want2, file, line, "%s: %s (expected %s or %s)%s%s",
+                      what, status_name(got), status_name(want1), status_name(want2),
+                      *msg ? " - " : "", msg);
+    if (want1 != HRNET_OK && got != HRNET_OK) {
+        const char *m = hrnet_last_error(session);
+        ok &= check_at(m != NULL && m[0] != '\0', file, line,
+                       "%s: hrnet_last_error(%s) gives a message", what,
+                       session ? "session" : "NULL");
+    }
+    return ok;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Files                                                                                     */
+
+static char *path_in(char *buf, size_t cap, const char *rel)
+{
+    snprintf(buf, cap, "%s/%s", g_root, rel);
+    return buf;
+}
+#define FIXTURE(buf, name) path_in(buf, sizeof buf, "Tests/fixtures/" name)
+
+static unsigned char *read_all(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : (1u << 20);
+            unsigned char *nb = realloc(buf, ncap);
+            if (!nb) { free(buf); fclose(f); return NULL; }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) { free(buf); return NULL; }
+    *size = n;
+    return buf;
+}
+
+#define MAX_TEMPS 64
+static char g_temps[MAX_TEMPS][64];
+static int g_ntemps;
+
+/* Writes `data` to a new file /tmp/hrnet_abi_XXXXXX; returns its path (removed at exit). */
+static const char *write_temp(const void *data, size_t n)
+{
+    if (g_ntemps == MAX_TEMPS) return NULL;
+    char *path = g_temps[g_ntemps];
+    strcpy(path, "/tmp/hrnet_abi_XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) return NULL;
+    g_ntemps++;
+    const unsigned char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            close(fd);
+            return NULL;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    if (close(fd) != 0) return NULL;
+    return path;
+}
+
+static void remove_temps(void)
+{
+    for (int i = 0; i < g_ntemps; i++) {
+        if (rmdir(g_temps[i]) != 0) unlink(g_temps[i]);
+    }
+    g_ntemps = 0;
+}
+
+static const char *make_temp_dir(void)
+{
+    if (g_ntemps == MAX_TEMPS) return NULL;
+    char *path = g_temps[g_ntemps];
+    strcpy(path, "/tmp/hrnet_abi_dir_XXXXXX");
+    if (!mkdtemp(path)) return NULL;
+    g_ntemps++;
+    return path;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* A minimal .npy reader: version 1-3, little-endian '<f4', '<f8' or '|u1', C order.        */
+
+typedef struct {
+    int ndim;
+    size_t shape[8];
+    size_t count;
+    double *data; /* every element converted to double (exact for f4, f8, u1) */
+} npy_array;
+
+static void npy_free(npy_array *a)
+{
+    free(a->data);
+    a->data = NULL;
+}
+
+static int npy_load(const char *path, npy_array *a, char *err, size_t errcap)
+{
+    memset(a, 0, sizeof *a);
+    size_t size = 0;
+    unsigned char *buf = read_all(path, &size);
+    if (!buf) { snprintf(err, errcap, "cannot read %s", path); return 0; }
+    int ok = 0;
+    if (size < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
+        snprintf(err, errcap, "%s: not a .npy file", path);
+        goto done;
+    }
+    unsigned major = buf[6];
+    size_t hlen, hstart;
+    if (major == 1) {
+        hlen = (size_t)buf[8] | ((size_t)buf[9] << 8);
+        hstart = 10;
+    } else if (major == 2 || major == 3) {
+        if (size < 12) { snprintf(err, errcap, "%s: truncated header", path); goto done; }
+        hlen = (size_t)buf[8] | ((size_t)buf[9] << 8) | ((size_t)buf[10] << 16) |
+               ((size_t)buf[11] << 24);
+        hstart = 12;
+    } else {
+        snprintf(err, errcap, "%s: unsupported .npy version %u", path, major);
+        goto done;
+    }
+    if (hstart + hlen > size || hlen > 65535) {
+        snprintf(err, errcap, "%s: truncated header", path);
+        goto done;
+    }
+    char header[65536];
+    memcpy(header, buf + hstart, hlen);
+    header[hlen] = '\0';
+
+    const char *d = strstr(header, "'descr':");
+    const char *fo = strstr(header, "'fortran_order':");
+    const char *sh = strstr(header, "'shape':");
+    if (!d || !fo || !sh) { snprintf(err, errcap, "%s: bad header '%.200s'", path, header); goto done; }
+    d = strchr(d + 8, '\'');
+    if (!d) { snprintf(err, errcap, "%s: bad descr", path); goto done; }
+    d++;
+    size_t esize;
+    int kind; /* 0 f4, 1 f8, 2 u1 */
+    if (strncmp(d, "<f4'", 4) == 0) { kind = 0; esize = 4; }
+    else if (strncmp(d, "<f8'", 4) == 0) { kind = 1; esize = 8; }
+    else if (strncmp(d, "|u1'", 4) == 0) { kind = 2; esize = 1; }
+    else { snprintf(err, errcap, "%s: unsupported dtype in '%.200s'", path, header); goto done; }
+    fo += 16;
+    while (*fo == ' ') fo++;
+    if (strncmp(fo, "False", 5) != 0) {
+        snprintf(err, errcap, "%s: Fortran order is not supported", path);
+        goto done;
+    }
+    sh = strchr(sh, '(');
+    if (!sh) { snprintf(err, errcap, "%s: bad shape", path); goto done; }
+    sh++;
+    a->count = 1;
+    for (;;) {
+        while (*sh == ' ' || *sh == ',') sh++;
+        if (*sh == ')') break;
+        char *end;
+        unsigned long long v = strtoull(sh, &end, 10);
+        if (end == sh || a->ndim == 8) {
+            snprintf(err, errcap, "%s: bad shape in '%.200s'", path, header);
+            goto done;
+        }
+        a->shape[a->ndim++] = (size_t)v;
+        a->count *= (size_t)v;
+        sh = end;
+    }
+    size_t off = hstart + hlen;
+    if (size - off < a->count * esize) {
+        snprintf(err, errcap, "%s: data truncated (%zu bytes for %zu elements)", path, size - off,
+                 a->count);
+        goto done;
+    }
+    a->data = malloc((a->count ? a->count : 1) * sizeof(double));
+    if (!a->data) { snprintf(err, errcap, "out of memory"); goto done; }
+    const unsigned char *p = buf + off;
+    for (size_t i = 0; i < a->count; i++) {
+        if (kind == 0) {
+            float f;
+            memcpy(&f, p + 4 * i, 4);
+            a->data[i] = f;
+        } else if (kind == 1) {
+            memcpy(&a->data[i], p + 8 * i, 8);
+        } else {
+            a->data[i] = p[i];
+        }
+    }
+    ok = 1;
+done:
+    free(buf);
+    return ok;
+}
+
+/* Loads an .npy and checks its shape; reports a failed check if anything is wrong. */
+static int load_fixture(npy_array *a, const char *name, int ndim, const size_t *shape)
+{
+    char path[4096], err[512];
+    path_in(path, sizeof path, "Tests/fixtures/");
+    strncat(path, name, sizeof path - strlen(path) - 1);
+    if (!npy_load(path, a, err, sizeof err)) {
+        CHECK(0, "load %s: %s", name, err);
+        return 0;
+    }
+    int same = a->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = a->shape[i] == shape[i];
+    if (!CHECK(same, "%s has the expected shape", name)) {
+        npy_free(a);
+        return 0;
+    }
+    return 1;
+}
+
+static float *to_float(const double *d, size_t n)
+{
+    float *f = malloc((n ? n : 1) * sizeof(float));
+    if (f)
+        for (size_t i = 0; i < n; i++) f[i] = (float)d[i];
+    return f;
+}
+
+static double max_abs_err(const float *y, const double *truth, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)y[i] - truth[i]);
+        if (!(e <= m)) m = e; /* NaN propagates as NaN */
+        if (isnan(e)) return INFINITY;
+    }
+    return m;
+}
+
+static double max_abs_diff_f(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (isnan(e)) return INFINITY;
+        if (e > m) m = e;
+    }
+    return m;
+}
+
+static int all_finite(const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(y[i])) return 0;
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Session helpers                                                                           */
+
+static hrnet_status open_with(const char *path, int h, int w, int threads, hrnet_session **s)
+{
+    hrnet_options o;
+    hrnet_options_init(&o);
+    o.input_height = h;
+    o.input_width = w;
+    o.num_threads = threads;
+    *s = NULL;
+    return hrnet_session_open(path, &o, s);
+}
+
+static int get_info(hrnet_session *s, hrnet_info *info)
+{
+    memset(info, 0, sizeof *info);
+    /* The header says the library sets struct_size; the library also requires the caller to
+     * set it (to know how large the caller's struct is). Setting it satisfies both readings. */
+    info->struct_size = sizeof *info;
+    hrnet_status st = hrnet_session_info(s, info);
+    return EXPECT_STATUS(st, HRNET_OK, s, "hrnet_session_info");
+}
+
+static size_t input_len(const hrnet_info *i, size_t batch)
+{
+    return batch * 3u * (size_t)i->input_height * (size_t)i->input_width;
+}
+
+static size_t heatmap_len(const hrnet_info *i, size_t batch)
+{
+    return batch * (size_t)i->joints * (size_t)i->heatmap_height * (size_t)i->heatmap_width;
+}
+
+/* forward into a NaN-prefilled buffer; on success checks it was fully written. */
+static hrnet_status forward_checked(hrnet_session *s, const hrnet_info *i, const float *x,
+                                    size_t batch, float *y)
+{
+    size_t n = heatmap_len(i, batch);
+    for (size_t k = 0; k < n; k++) y[k] = NAN;
+    hrnet_status st = hrnet_forward(s, x, batch, input_len(i, batch), y, n);
+    if (st == HRNET_OK) CHECK(all_finite(y, n), "forward wrote every heatmap value (finite)");
+    return st;
+}
+
+static void expect_info(const hrnet_info *i, const char *what, int joints, int width, int h, int w)
+{
+    CHECK(i->struct_size == sizeof(hrnet_info), "%s: info.struct_size %zu == sizeof %zu", what,
+          i->struct_size, sizeof(hrnet_info));
+    CHECK(i->joints == joints, "%s: joints %d == %d", what, i->joints, joints);
+    CHECK(i->width == width, "%s: width %d == %d", what, i->width, width);
+    CHECK(i->input_height == h && i->input_width == w, "%s: input %dx%d == %dx%d", what,
+          i->input_height, i->input_width, h, w);
+    CHECK(i->heatmap_height == h / 4 && i->heatmap_width == w / 4,
+          "%s: heatmap %dx%d == %dx%d", what, i->heatmap_height, i->heatmap_width, h / 4, w / 4);
+    CHECK(i->branches == 4, "%s: branches %d == 4", what, i->branches);
+    CHECK(i->stages == 4, "%s: stages %d == 4", what, i->stages);
+    CHECK(i->precision == HRNET_PRECISION_FP32, "%s: precision %d == FP32", what, i->precision);
+    CHECK(i->num_threads >= 1, "%s: num_threads %d >= 1", what, i->num_threads);
+    CHECK(i->gmacs_per_crop > 0 && isfinite(i->gmacs_per_crop), "%s: gmacs_per_crop %g > 0",
+          what, i->gmacs_per_crop);
+}
+
+/* Runs `input` (N crops) through checkpoint `ckpt` as a batch and crop by crop, comparing with
+ * `truth`. If `out` is not NULL the batch result is copied there. */
+static void check_equivalence(const char *ckpt_name, const npy_array *input,
+                              const npy_array *truth, int joints, int width, int threads,
+                              float *out)
+{
+    char path[4096];
+    path_in(path, sizeof path, "Tests/fixtures/");
+    strncat(path, ckpt_name, sizeof path - strlen(path) - 1);
+    hrnet_session *s = NULL;
+    hrnet_options o;
+    hrnet_options_init(&o);
+    o.num_threads = threads;
+    hrnet_status st = hrnet_session_open(path, threads ? &o : NULL, &s);
+    if (!EXPECT_STATUS(st, HRNET_OK, NULL, "open %s", ckpt_name)) return;
+    hrnet_info i;
+    if (get_info(s, &i)) {
+        int h = (int)input->shape[2], w = (int)input->shape[3];
+        expect_info(&i, ckpt_name, joints, width, h, w);
+        if (threads) CHECK(i.num_threads == threads, "%s: num_threads %d", ckpt_name, i.num_threads);
+        size_t n = input->shape[0];
+        size_t per_in = input_len(&i, 1), per_out = heatmap_len(&i, 1);
+        if (input->count == n * per_in && truth->count == n * per_out) {
+            float *x = to_float(input->data, input->count);
+            float *y = malloc(n * per_out * sizeof(float));
+            st = forward_checked(s, &i, x, n, y);
+            if (EXPECT_STATUS(st, HRNET_OK, s, "%s: forward batch %zu", ckpt_name, n)) {
+                double e = max_abs_err(y, truth->data, n * per_out);
+                CHECK(e <= TOL, "%s: batch %zu max abs error %.3g <= %.0e", ckpt_name, n, e, TOL);
+                if (out) memcpy(out, y, n * per_out * sizeof(float));
+            }
+            for (size_t b = 0; b < n; b++) {
+                st = forward_checked(s, &i, x + b * per_in, 1, y);
+                if (EXPECT_STATUS(st, HRNET_OK, s, "%s: forward crop %zu alone", ckpt_name, b)) {
+                    double e = max_abs_err(y, truth->data + b * per_out, per_out);
+                    CHECK(e <= TOL, "%s: crop %zu alone max abs error %.3g <= %.0e", ckpt_name, b,
+                          e, TOL);
+                }
+            }
+            free(x);
+            free(y);
+        } else {
+            CHECK(0, "%s: fixture sizes do not match the session (input %zu, truth %zu)",
+                  ckpt_name, input->count, truth->count);
+        }
+        CHECK(hrnet_last_error(s) != NULL && hrnet_last_error(s)[0] == '\0',
+              "%s: hrnet_last_error(session) is \"\" when nothing failed", ckpt_name);
+    }
+    hrnet_session_close(s);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Cases                                                                                     */
+
+static void case_version(void)
+{
+    const char *v = hrnet_version();
+    CHECK(v != NULL && strcmp(v, HRNET_VERSION_STRING) == 0, "hrnet_version() \"%s\" == \"%s\"",
+          v ? v : "(NULL)", HRNET_VERSION_STRING);
+    CHECK(hrnet_version_number() == (uint32_t)HRNET_VERSION_NUMBER,
+          "hrnet_version_number() 0x%06x == HRNET_VERSION_NUMBER 0x%06x",
+          (unsigned)hrnet_version_number(), (unsigned)HRNET_VERSION_NUMBER);
+    CHECK(HRNET_VERSION_NUMBER == ((HRNET_VERSION_MAJOR << 16) | (HRNET_VERSION_MINOR << 8) |
+                                   HRNET_VERSION_PATCH), "HRNET_VERSION_NUMBER encodes M.m.p");
+    char expect[64];
+    snprintf(expect, sizeof expect, "%d.%d.%d", HRNET_VERSION_MAJOR, HRNET_VERSION_MINOR,
+             HRNET_VERSION_PATCH);
+    CHECK(strcmp(expect, HRNET_VERSION_STRING) == 0, "HRNET_VERSION_STRING == \"%s\"", expect);
+    CHECK(v != NULL && v == hrnet_version(), "hrnet_version() is static storage");
+}
+
+static void case_status_strings(void)
+{
+    static const struct { hrnet_status s; const char *name; } names[] = {
+        {HRNET_OK, "HRNET_OK"},
+        {HRNET_ERR_INVALID_ARGUMENT, "HRNET_ERR_INVALID_ARGUMENT"},
+        {HRNET_ERR_IO, "HRNET_ERR_IO"},
+        {HRNET_ERR_FORMAT, "HRNET_ERR_FORMAT"},
+        {HRNET_ERR_MODEL, "HRNET_ERR_MODEL"},
+        {HRNET_ERR_BUFFER_TOO_SMALL, "HRNET_ERR_BUFFER_TOO_SMALL"},
+        {HRNET_ERR_OUT_OF_MEMORY, "HRNET_ERR_OUT_OF_MEMORY"},
+        {HRNET_ERR_INTERNAL, "HRNET_ERR_INTERNAL"},
+    };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        const char *got = hrnet_status_string(names[k].s);
+        CHECK(got != NULL && strcmp(got, names[k].name) == 0, "hrnet_status_string(%d) \"%s\"",
+              (int)names[k].s, got ? got : "(NULL)");
+    }
+    const char *u = hrnet_status_string((hrnet_status)99);
+    CHECK(u != NULL && u[0] != '\0', "hrnet_status_string(99) is a non-empty string");
+    u = hrnet_status_string((hrnet_status)-1);
+    CHECK(u != NULL && u[0] != '\0', "hrnet_status_string(-1) is a non-empty string");
+}
+
+static void case_options(void)
+{
+    hrnet_options o;
+    memset(&o, 0xA5, sizeof o);
+    hrnet_options_init(&o);
+    CHECK(o.struct_size == sizeof(hrnet_options), "options.struct_size %zu == %zu", o.struct_size,
+          sizeof(hrnet_options));
+    CHECK(o.input_height == 0 && o.input_width == 0, "default input size 0x0 (%dx%d)",
+          o.input_height, o.input_width);
+    CHECK(o.num_threads == 0, "default num_threads 0 (%d)", o.num_threads);
+    CHECK(o.precision == HRNET_PRECISION_FP32, "default precision FP32 (%d)", o.precision);
+    CHECK(hrnet_last_error(NULL) != NULL && hrnet_last_error(NULL)[0] == '\0',
+          "hrnet_last_error(NULL) is \"\" in a fresh process");
+}
+
+static void case_equivalence_coco(void)
+{
+    static const size_t in_shape[] = {2, 3, 256, 192}, out_shape[] = {2, 17, 64, 48};
+    npy_array x, truth;
+    if (!load_fixture(&x, "coco_w8_input.npy", 4, in_shape)) return;
+    if (!load_fixture(&truth, "coco_w8_heatmaps_f64.npy", 4, out_shape)) { npy_free(&x); return; }
+    static const char *layouts[] = {"coco_w8.pth", "coco_w8_legacy.pth", "coco_w8_mmpose.pth"};
+    size_t n = truth.count;
+    float *outs[3];
+    for (int k = 0; k < 3; k++) {
+        outs[k] = malloc(n * sizeof(float));
+        for (size_t j = 0; j < n; j++) outs[k][j] = NAN;
+        check_equivalence(layouts[k], &x, &truth, 17, 8, 1, outs[k]);
+    }
+    /* the same weights in three layouts, the same thread count: the same numbers */
+    for (int k = 1; k < 3; k++)
+        CHECK(memcmp(outs[0], outs[k], n * sizeof(float)) == 0,
+              "%s gives heatmaps identical to %s (max diff %.3g)", layouts[k], layouts[0],
+              max_abs_diff_f(outs[0], outs[k], n));
+    for (int k = 0; k < 3; k++) free(outs[k]);
+    npy_free(&x);
+    npy_free(&truth);
+}
+
+static void case_equivalence_mpii(void)
+{
+    static const size_t in_shape[] = {1, 3, 256, 256}, out_shape[] = {1, 16, 64, 64};
+    npy_array x, truth;
+    if (!load_fixture(&x, "mpii_w16_b2_input.npy", 4, in_shape)) return;
+    if (!load_fixture(&truth, "mpii_w16_b2_heatmaps_f64.npy", 4, out_shape)) {
+        npy_free(&x);
+        return;
+    }
+    /* NULL options: the default input size of a 16-joint model is 256x256 */
+    check_equivalence("mpii_w16_b2.pth", &x, &truth, 16, 16, 0, NULL);
+    check_equivalence("mpii_w16_b2.pth", &x, &truth, 16, 16, 2, NULL);
+
+    char path[4096];
+    hrnet_session *s;
+    if (EXPECT_STATUS(open_with(FIXTURE(path, "mpii_w16_b2.pth"), 0, 0, 0, &s), HRNET_OK, NULL,
+                      "open mpii")) {
+        hrnet_info i;
+        if (get_info(s, &i))
+            CHECK(i.parameters == MPII_W16_B2_PARAMETERS, "mpii parameters %lld == %lld",
+                  (long long)i.parameters, MPII_W16_B2_PARAMETERS);
+        hrnet_session_close(s);
+    }
+    npy_free(&x);
+    npy_free(&truth);
+}
+
+static void case_crop(void)
+{
+    static const size_t rgb_shape[] = {256, 192, 3}, out_shape[] = {1, 17, 64, 48};
+    static const double mean[3] = {0.485, 0.456, 0.406}, stdev[3] = {0.229, 0.224, 0.225};
+    npy_array rgb, truth;
+    if (!load_fixture(&rgb, "coco_w8_crop_rgb.npy", 3, rgb_shape)) return;
+    if (!load_fixture(&truth, "coco_w8_crop_heatmaps.npy", 4, out_shape)) {
+        npy_free(&rgb);
+        return;
+    }
+    const int H = 256, W = 192;
+    float *x = malloc(3u * H * W * sizeof(float));
+    for (int c = 0; c < 3; c++)
+        for (int yy = 0; yy < H; yy++)
+            for (int xx = 0; xx < W; xx++) {
+                double v = rgb.data[((size_t)yy * W + xx) * 3 + c];
+                x[((size_t)c * H + yy) * W + xx] = (float)((v / 255.0 - mean[c]) / stdev[c]);
+            }
+    char path[4096];
+    hrnet_session *s;
+    if (EXPECT_STATUS(open_with(FIXTURE(path, "coco_w8.pth"), 0, 0, 0, &s), HRNET_OK, NULL,
+                      "open coco_w8.pth")) {
+        hrnet_info i;
+        if (get_info(s, &i)) {
+            CHECK(i.parameters == COCO_W8_PARAMETERS, "coco parameters %lld == %lld",
+                  (long long)i.parameters, COCO_W8_PARAMETERS);
+            float *y = malloc(heatmap_len(&i, 1) * sizeof(float));
+            if (EXPECT_STATUS(forward_checked(s, &i, x, 1, y), HRNET_OK, s, "forward crop")) {
+                double e = max_abs_err(y, truth.data, truth.count);
+                CHECK(e <= TOL, "normalised RGB crop: max abs error %.3g <= %.0e", e, TOL);
+            }
+            free(y);
+        }
+        hrnet_session_close(s);
+    }
+    free(x);
+    npy_free(&rgb);
+    npy_free(&truth);
+}
+
+static void case_model_sharing(void)
+{
+    static const size_t in_shape[] = {2, 3, 256, 192}, out_shape[] = {2, 17, 64, 48};
+    npy_array x, truth;
+    if (!load_fixture(&x, "coco_w8_input.npy", 4, in_shape)) return;
+    if (!load_fixture(&truth, "coco_w8_heatmaps_f64.npy", 4, out_shape)) { npy_free(&x); return; }
+    char path[4096];
+    hrnet_model *m = NULL;
+    if (!EXPECT_STATUS(hrnet_model_load(FIXTURE(path, "coco_w8.pth"), &m), HRNET_OK, NULL,
+                       "hrnet_model_load coco_w8.pth")) {
+        npy_free(&x);
+        npy_free(&truth);
+        return;
+    }
+    CHECK(m != NULL, "model pointer set");
+    hrnet_options o1, o2;
+    hrnet_options_init(&o1);
+    hrnet_options_init(&o2);
+    o1.num_threads = 1;
+    o2.num_threads = 2;
+    hrnet_session *s1 = NULL, *s2 = NULL, *s3 = NULL;
+    EXPECT_STATUS(hrnet_session_create(m, &o1, &s1), HRNET_OK, NULL, "session_create threads=1");
+    EXPECT_STATUS(hrnet_session_create(m, &o2, &s2), HRNET_OK, NULL, "session_create threads=2");
+    EXPECT_STATUS(hrnet_session_create(m, NULL, &s3), HRNET_OK, NULL,
+                  "session_create NULL options");
+    hrnet_model_release(m); /* the sessions keep the model alive */
+    if (s1 && s2 && s3) {
+        hrnet_info i1, i2, i3;
+        if (get_info(s1, &i1) && get_info(s2, &i2) && get_info(s3, &i3)) {
+            CHECK(i1.num_threads == 1, "threads=1 session reports %d", i1.num_threads);
+            CHECK(i2.num_threads == 2, "threads=2 session reports %d", i2.num_threads);
+            expect_info(&i3, "session_create(NULL options)", 17, 8, 256, 192);
+            size_t n = heatmap_len(&i1, 2);
+            float *xf = to_float(x.data, x.count);
+            float *y1 = malloc(n * sizeof(float)), *y2 = malloc(n * sizeof(float));
+            float *y3 = malloc(n * sizeof(float));
+            hrnet_status a = forward_checked(s1, &i1, xf, 2, y1);
+            hrnet_status b = forward_checked(s2, &i2, xf, 2, y2);
+            hrnet_status c = forward_checked(s3, &i3, xf, 2, y3);
+            if (EXPECT_STATUS(a, HRNET_OK, s1, "forward threads=1") &&
+                EXPECT_STATUS(b, HRNET_OK, s2, "forward threads=2") &&
+                EXPECT_STATUS(c, HRNET_OK, s3, "forward default threads")) {
+                double d = max_abs_diff_f(y1, y2, n);
+                CHECK(d <= THREAD_TOL, "threads 1 vs 2: max diff %.3g <= %.0e", d, THREAD_TOL);
+                double e = max_abs_err(y2, truth.data, n);
+                CHECK(e <= TOL, "shared-model session: max abs error %.3g <= %.0e", e, TOL);
+                e = max_abs_err(y3, truth.data, n);
+                CHECK(e <= TOL, "shared-model default session: max abs error %.3g", e);
+            }
+            /* a batch of 1 after a batch of 2, then 2 again on the same session */
+            if (forward_checked(s1, &i1, xf + input_len(&i1, 1), 1, y1) == HRNET_OK) {
+                double e = max_abs_err(y1, truth.data + heatmap_len(&i1, 1), heatmap_len(&i1, 1));
+                CHECK(e <= TOL, "batch 1 after batch 2: max abs error %.3g", e);
+            } else {
+                CHECK(0, "batch 1 after batch 2 failed: %s", hrnet_last_error(s1));
+            }
+            free(xf);
+            free(y1);
+            free(y2);
+            free(y3);
+        }
+    }
+    hrnet_session_close(s1);
+    hrnet_session_close(s2);
+    hrnet_session_close(s3);
+    npy_free(&x);
+    npy_free(&truth);
+}
+
+static void case_input_size(void)
+{
+    char path[4096];
+    hrnet_session *s = NULL, *d = NULL;
+    double gmacs_default = 0;
+    if (EXPECT_STATUS(open_with(FIXTURE(path, "coco_w8.pth"), 0, 0, 1, &d), HRNET_OK, NULL,
+                      "open coco default size")) {
+        hrnet_info i;
+        if (get_info(d, &i)) gmacs_default = i.gmacs_per_crop;
+        hrnet_session_close(d);
+    }
+    static const int sizes[][2] = {{128, 96}, {384, 288}, {256, 256}, {64, 32}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int h = sizes[k][0], w = sizes[k][1];
+        if (!EXPECT_STATUS(open_with(path, h, w, 0, &s), HRNET_OK, NULL, "open coco %dx%d", h, w))
+            continue;
+        hrnet_info i;
+        if (get_info(s, &i)) {
+            char what[64];
+            snprintf(what, sizeof what, "coco %dx%d", h, w);
+            expect_info(&i, what, 17, 8, h, w);
+            double ratio = gmacs_default / i.gmacs_per_crop, want = (256.0 * 192) / (h * w);
+            CHECK(fabs(ratio - want) <= 1e-6 * want, "%s: gmacs scale with area (%.6g vs %.6g)",
+                  what, ratio, want);
+            size_t nin = input_len(&i, 2);
+            float *x = malloc(nin * sizeof(float));
+            for (size_t j = 0; j < nin; j++) x[j] = (float)sin(0.001 * (double)j);
+            float *y = malloc(heatmap_len(&i, 2) * sizeof(float));
+            EXPECT_STATUS(forward_checked(s, &i, x, 2, y), HRNET_OK, s, "forward %s", what);
+            free(x);
+            free(y);
+        }
+        hrnet_session_close(s);
+    }
+    /* the trained W16 model */
+    if (EXPECT_STATUS(open_with(path_in(path, sizeof path, "models/synth_w16_128x96.pth"), 128, 96,
+                                0, &s), HRNET_OK, NULL, "open models/synth_w16_128x96.pth")) {
+        hrnet_info i;
+        if (get_info(s, &i)) {
+            expect_info(&i, "synth_w16_128x96", 17, 16, 128, 96);
+            size_t nin = input_len(&i, 1);
+            float *x = calloc(nin, sizeof(float));
+            float *y = malloc(heatmap_len(&i, 1) * sizeof(float));
+            EXPECT_STATUS(forward_checked(s, &i, x, 1, y), HRNET_OK, s, "forward synth");
+            free(x);
+            free(y);
+        }
+        hrnet_session_close(s);
+    }
+}
+
+static void case_bad_options(void)
+{
+    char path[4096];
+    FIXTURE(path, "coco_w8.pth");
+    static const int bad[][4] = {
+        /* h, w, threads, precision */
+        {100, 96, 0, 0}, {96, 100, 0, 0}, {31, 32, 0, 0}, {-32, 192, 0, 0}, {256, -192, 0, 0},
+        {0, 192, 0, 0}, {256, 0, 0, 0}, {-256, -192, 0, 0}, {INT32_MIN, 192, 0, 0},
+        {256, 192, -1, 0}, {256, 192, 0, 1}, {256, 192, 0, -1}, {256, 192, 0, 1000},
+    };
+    hrnet_model *m = NULL;
+    EXPECT_STATUS(hrnet_model_load(path, &m), HRNET_OK, NULL, "load coco_w8.pth");
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        hrnet_options o;
+        hrnet_options_init(&o);
+        o.input_height = bad[k][0];
+        o.input_width = bad[k][1];
+        o.num_threads = bad[k][2];
+        o.precision = bad[k][3];
+        hrnet_session *s = NULL;
+        hrnet_status st = hrnet_session_open(path, &o, &s);
+        EXPECT_STATUS(st, HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "session_open input %dx%d threads %d precision %d", o.input_height,
+                      o.input_width, o.num_threads, o.precision);
+        if (st == HRNET_OK) hrnet_session_close(s);
+        if (m) {
+            s = NULL;
+            st = hrnet_session_create(m, &o, &s);
+            EXPECT_STATUS(st, HRNET_ERR_INVALID_ARGUMENT, NULL,
+                          "session_create input %dx%d threads %d precision %d", o.input_height,
+                          o.input_width, o.num_threads, o.precision);
+            if (st == HRNET_OK) hrnet_session_close(s);
+        }
+    }
+    /* the model is still good after all that */
+    if (m) {
+        hrnet_session *s = NULL;
+        if (EXPECT_STATUS(hrnet_session_create(m, NULL, &s), HRNET_OK, NULL,
+                          "session_create after failures"))
+            hrnet_session_close(s);
+    }
+    hrnet_model_release(m);
+}
+
+/* Both entry points fail on `path` with `want1` or `want2`. */
+static void expect_load_fails(const char *path, hrnet_status want1, hrnet_status want2,
+                              const char *what)
+{
+    hrnet_model *m = NULL;
+    hrnet_status st = hrnet_model_load(path, &m);
+    EXPECT_STATUS2(st, want1, want2, NULL, "hrnet_model_load(%s)", what);
+    if (st == HRNET_OK) hrnet_model_release(m);
+    hrnet_session *s = NULL;
+    st = hrnet_session_open(path, NULL, &s);
+    EXPECT_STATUS2(st, want1, want2, NULL, "hrnet_session_open(%s)", what);
+    if (st == HRNET_OK) hrnet_session_close(s);
+}
+
+static void case_bad_files(void)
+{
+    char path[4096], what[256];
+    hrnet_model *m = NULL;
+    hrnet_session *s = NULL;
+    hrnet_options o;
+    hrnet_options_init(&o);
+
+    EXPECT_STATUS(hrnet_model_load(NULL, &m), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_model_load(NULL path)");
+    EXPECT_STATUS(hrnet_session_open(NULL, &o, &s), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_open(NULL path)");
+    EXPECT_STATUS(hrnet_model_load(FIXTURE(path, "coco_w8.pth"), NULL),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "hrnet_model_load(NULL out)");
+    EXPECT_STATUS(hrnet_session_open(path, &o, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_open(NULL out)");
+    EXPECT_STATUS(hrnet_session_open(path, NULL, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_open(NULL options, NULL out)");
+    expect_load_fails("", HRNET_ERR_IO, HRNET_ERR_INVALID_ARGUMENT, "empty path string");
+
+    const char *dir = make_temp_dir();
+    if (CHECK(dir != NULL, "mkdtemp")) {
+        expect_load_fails(dir, HRNET_ERR_IO, HRNET_ERR_IO, "a directory");
+        snprintf(path, sizeof path, "%s/missing.pth", dir);
+        expect_load_fails(path, HRNET_ERR_IO, HRNET_ERR_IO, "a missing file");
+        snprintf(path, sizeof path, "%s/no/such/dir/x.pth", dir);
+        expect_load_fails(path, HRNET_ERR_IO, HRNET_ERR_IO, "a missing directory");
+    }
+
+    const char *empty = write_temp("", 0);
+    if (CHECK(empty != NULL, "write empty temp file"))
+        expect_load_fails(empty, HRNET_ERR_FORMAT, HRNET_ERR_FORMAT, "an empty file");
+
+    char text[1000];
+    for (size_t k = 0; k < sizeof text; k++) text[k] = "This is not a checkpoint.\n"[k % 26];
+    const char *txt = write_temp(text, sizeof text);
+    if (CHECK(txt != NULL, "write text temp file"))
+        expect_load_fails(txt, HRNET_ERR_FORMAT, HRNET_ERR_FORMAT, "1000 bytes of text");
+
+    /* a zip magic followed by garbage, and a pickle protocol header followed by garbage */
+    unsigned char fake[4096];
+    for (size_t k = 0; k < sizeof fake; k++) fake[k] = (unsigned char)(k * 131u + 7u);
+    memcpy(fake, "PK\x03\x04", 4);
+    const char *fz = write_temp(fake, sizeof fake);
+    if (fz) expect_load_fails(fz, HRNET_ERR_FORMAT, HRNET_ERR_FORMAT, "zip magic + garbage");
+    fake[0] = 0x80;
+    fake[1] = 0x02;
+    const char *fp = write_temp(fake, sizeof fake);
+    if (fp) expect_load_fails(fp, HRNET_ERR_FORMAT, HRNET_ERR_FORMAT, "pickle magic + garbage");
+
+    static const char *files[] = {"coco_w8.pth", "coco_w8_legacy.pth", "coco_w8_mmpose.pth"};
+    static const double fractions[] = {0.5, 0.01, 0.999};
+    for (size_t f = 0; f < 3; f++) {
+        size_t size = 0;
+        path_in(path, sizeof path, "Tests/fixtures/");
+        strncat(path, files[f], sizeof path - strlen(path) - 1);
+        unsigned char *data = read_all(path, &size);
+        if (!CHECK(data != NULL, "read %s", files[f])) continue;
+        for (size_t k = 0; k < 3; k++) {
+            size_t cut = (size_t)((double)size * fractions[k]);
+            const char *t = write_temp(data, cut);
+            snprintf(what, sizeof what, "%s truncated to %zu of %zu bytes", files[f], cut, size);
+            if (CHECK(t != NULL, "write temp: %s", what))
+                expect_load_fails(t, HRNET_ERR_FORMAT, HRNET_ERR_FORMAT, what);
+        }
+        free(data);
+        remove_temps(); /* also removes dir & friends: keep the temp count low */
+    }
+    remove_temps();
+}
+
+/* --- zip surgery for the corrupted-pickle cases ------------------------------------------- */
+
+static uint32_t rd16(const unsigned char *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static void wr32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t crc32_of(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+typedef struct {
+    size_t local;        /* local header offset */
+    size_t data, size;   /* stored data */
+    long central;        /* central directory entry offset, or -1 */
+    long descriptor_crc; /* offset of the CRC in the data descriptor, or -1 */
+} zip_member;
+
+/* Finds the stored member `name` by scanning for its local header. */
+static int zip_find(const unsigned char *d, size_t n, const char *name, zip_member *m)
+{
+    size_t nl = strlen(name);
+    memset(m, 0, sizeof *m);
+    m->central = m->descriptor_crc = -1;
+    size_t i;
+    for (i = 0; i + 30 + nl <= n; i++)
+        if (memcmp(d + i, "PK\x03\x04", 4) == 0 && rd16(d + i + 26) == nl &&
+            memcmp(d + i + 30, name, nl) == 0)
+            break;
+    if (i + 30 + nl > n) return 0;
+    m->local = i;
+    unsigned flags = rd16(d + i + 6);
+    if (rd16(d + i + 8) != 0) return 0; /* must be stored, not deflated */
+    m->data = i + 30 + nl + rd16(d + i + 28);
+    m->size = rd32(d + i + 18);
+    for (size_t j = n >= 46 + nl ? n - 46 - nl : 0; j > m->data; j--)
+        if (memcmp(d + j, "PK\x01\x02", 4) == 0 && rd16(d + j + 28) == nl &&
+            memcmp(d + j + 46, name, nl) == 0) {
+            m->central = (long)j;
+            break;
+        }
+    if (m->size == 0 && m->central >= 0) m->size = rd32(d + m->central + 20);
+    if (m->size == 0 || m->data + m->size > n) return 0;
+    if (flags & 8u) {
+        size_t e = m->data + m->size;
+        if (e + 16 <= n && memcmp(d + e, "PK\x07\x08", 4) == 0) m->descriptor_crc = (long)e + 4;
+        else if (e + 12 <= n) m->descriptor_crc = (long)e;
+    }
+    return 1;
+}
+
+static void zip_fix_crc(unsigned char *d, const zip_member *m)
+{
+    uint32_t crc = crc32_of(d + m->data, m->size);
+    if (rd32(d + m->local + 14) != 0) wr32(d + m->local + 14, crc);
+    if (m->central >= 0) wr32(d + m->central + 16, crc);
+    if (m->descriptor_crc >= 0) wr32(d + m->descriptor_crc, crc);
+}
+
+static void case_corrupt_zip(void)
+{
+    char path[4096];
+    size_t size = 0;
+    unsigned char *orig = read_all(FIXTURE(path, "coco_w8.pth"), &size);
+    if (!CHECK(orig != NULL, "read coco_w8.pth")) return;
+    zip_member m;
+    if (!CHECK(zip_find(orig, size, "coco_w8/data.pkl", &m), "find coco_w8/data.pkl in the zip")) {
+        free(orig);
+        return;
+    }
+    CHECK(m.central >= 0, "found its central directory entry");
+    unsigned char *d = malloc(size);
+
+    /* 1. 64 bytes of 0xFF in the middle of the pickle, CRC left stale */
+    memcpy(d, orig, size);
+    memset(d + m.data + m.size / 2, 0xFF, 64);
+    const char *t = write_temp(d, size);
+    if (t) expect_load_fails(t, HRNET_ERR_FORMAT, HRNET_ERR_MODEL, "pickle clobbered, stale CRC");
+
+    /* 2. the same with the CRC fixed: the zip is valid, only the pickle is wrong */
+    zip_fix_crc(d, &m);
+    t = write_temp(d, size);
+    if (t) expect_load_fails(t, HRNET_ERR_FORMAT, HRNET_ERR_MODEL, "pickle clobbered, CRC fixed");
+
+    /* 3. the start of the pickle clobbered (CRC fixed) */
+    memcpy(d, orig, size);
+    memset(d + m.data + 2, 0xFF, 32);
+    zip_fix_crc(d, &m);
+    t = write_temp(d, size);
+    if (t) expect_load_fails(t, HRNET_ERR_FORMAT, HRNET_ERR_MODEL, "pickle start clobbered");
+
+    /* 4. the pickle cut short: its last 16 bytes (the STOP opcode among them) replaced */
+    memcpy(d, orig, size);
+    memset(d + m.data + m.size - 16, 0xFF, 16);
+    zip_fix_crc(d, &m);
+    t = write_temp(d, size);
+    if (t) expect_load_fails(t, HRNET_ERR_FORMAT, HRNET_ERR_MODEL, "pickle end clobbered");
+
+    /* 5. a well-formed checkpoint with the key final_layer.weight renamed: not runnable */
+    memcpy(d, orig, size);
+    static const char key[] = "final_layer.weight";
+    size_t klen = sizeof key - 1, found = 0, at = 0;
+    for (size_t i = m.data; i + klen <= m.data + m.size; i++)
+        if (memcmp(d + i, key, klen) == 0) { found++; at = i; }
+    if (CHECK(found == 1, "the pickle holds \"%s\" once (%zu)", key, found)) {
+        d[at + klen - 1] = 'X';
+        zip_fix_crc(d, &m);
+        t = write_temp(d, size);
+        if (t) {
+            expect_load_fails(t, HRNET_ERR_MODEL, HRNET_ERR_MODEL, "final_layer.weight renamed");
+            hrnet_model *mm = NULL;
+            if (hrnet_model_load(t, &mm) != HRNET_OK) {
+                const char *msg = hrnet_last_error(NULL);
+                CHECK(strstr(msg, "final_layer") != NULL, "the message names the key: \"%s\"",
+                      msg);
+            } else {
+                hrnet_model_release(mm);
+            }
+        }
+    }
+    /* the untouched file still loads after all those failures */
+    hrnet_model *good = NULL;
+    if (EXPECT_STATUS(hrnet_model_load(path, &good), HRNET_OK, NULL, "load the original again"))
+        hrnet_model_release(good);
+    free(d);
+    free(orig);
+    remove_temps();
+}
+
+static void case_forward_args(void)
+{
+    static const size_t in_shape[] = {2, 3, 256, 192}, out_shape[] = {2, 17, 64, 48};
+    npy_array xa, truth;
+    if (!load_fixture(&xa, "coco_w8_input.npy", 4, in_shape)) return;
+    if (!load_fixture(&truth, "coco_w8_heatmaps_f64.npy", 4, out_shape)) {
+        npy_free(&xa);
+        return;
+    }
+    char path[4096];
+    hrnet_session *s = NULL;
+    hrnet_info i;
+    if (!EXPECT_STATUS(open_with(FIXTURE(path, "coco_w8.pth"), 0, 0, 0, &s), HRNET_OK, NULL,
+                       "open coco_w8.pth") || !get_info(s, &i)) {
+        hrnet_session_close(s);
+        npy_free(&xa);
+        npy_free(&truth);
+        return;
+    }
+    float *x = to_float(xa.data, xa.count);
+    size_t nin = input_len(&i, 2), nout = heatmap_len(&i, 2);
+    const size_t guard = 1024;
+    float *y = malloc((nout + guard) * sizeof(float));
+    const float canary = -12345.5f;
+#define GOOD_CALL_AFTER(what)                                                                  \
+    do {                                                                                       \
+        hrnet_status g_ = forward_checked(s, &i, x, 2, y);                                     \
+        if (EXPECT_STATUS(g_, HRNET_OK, s, "good forward after %s", what)) {                   \
+            double e_ = max_abs_err(y, truth.data, nout);                                      \
+            CHECK(e_ <= TOL, "good forward after %s: max abs error %.3g", what, e_);           \
+        }                                                                                      \
+    } while (0)
+
+    GOOD_CALL_AFTER("opening");
+    EXPECT_STATUS(hrnet_forward(s, x, 0, 0, y, nout), HRNET_ERR_INVALID_ARGUMENT, s, "batch 0");
+    EXPECT_STATUS(hrnet_forward(s, x, 0, nin, y, nout), HRNET_ERR_INVALID_ARGUMENT, s,
+                  "batch 0 with a non-zero input_count");
+    GOOD_CALL_AFTER("batch 0");
+    EXPECT_STATUS(hrnet_forward(s, x, 2, nin - 1, y, nout), HRNET_ERR_INVALID_ARGUMENT, s,
+                  "input_count one short");
+    EXPECT_STATUS(hrnet_forward(s, x, 2, nin + 1, y, nout), HRNET_ERR_INVALID_ARGUMENT, s,
+                  "input_count one long");
+    EXPECT_STATUS(hrnet_forward(s, x, 2, nin / 2, y, nout), HRNET_ERR_INVALID_ARGUMENT, s,
+                  "input_count of one crop for a batch of 2");
+    EXPECT_STATUS(hrnet_forward(s, x, 1, nin, y, nout), HRNET_ERR_INVALID_ARGUMENT, s,
+                  "input_count of two crops for a batch of 1");
+    GOOD_CALL_AFTER("input_count mismatch");
+
+    /* too-small output: refused, and nothing is written past the given capacity */
+    for (size_t k = 0; k < nout + guard; k++) y[k] = canary;
+    hrnet_status st = hrnet_forward(s, x, 2, nin, y, nout - 1);
+    EXPECT_STATUS(st, HRNET_ERR_BUFFER_TOO_SMALL, s, "heatmap_capacity one short");
+    if (st == HRNET_ERR_BUFFER_TOO_SMALL) {
+        const char *msg = hrnet_last_error(s);
+        char need[32], have[32];
+        snprintf(need, sizeof need, "%zu", nout);
+        snprintf(have, sizeof have, "%zu", nout - 1);
+        CHECK(strstr(msg, need) && strstr(msg, have), "message gives both sizes (%s, %s): \"%s\"",
+              need, have, msg);
+    }
+    CHECK(y[nout - 1] == canary && y[nout] == canary,
+          "nothing written at or past the capacity on BUFFER_TOO_SMALL");
+    EXPECT_STATUS(hrnet_forward(s, x, 2, nin, y, 0), HRNET_ERR_BUFFER_TOO_SMALL, s,
+                  "heatmap_capacity 0");
+    EXPECT_STATUS(hrnet_forward(s, x, 2, nin, y, nout / 2), HRNET_ERR_BUFFER_TOO_SMALL, s,
+                  "heatmap_capacity of one crop for a batch of 2");
+    GOOD_CALL_AFTER("BUFFER_TOO_SMALL");
+
+    /* larger capacity than needed is fine and nothing past the result is touched */
+    for (size_t k = 0; k < nout + guard; k++) y[k] = canary;
+    st = hrnet_forward(s, x, 2, nin, y, nout + guard);
+    if (EXPECT_STATUS(st, HRNET_OK, s, "heatmap_capacity larger than needed")) {
+        int untouched = 1;
+        for (size_t k = nout; k < nout + guard; k++) untouched &= (y[k] == canary);
+        CHECK(untouched, "nothing written past the result");
+        CHECK(max_abs_err(y, truth.data, nout) <= TOL, "result with a large capacity is right");
+    }
+
+    /* NULL buffers */
+    EXPECT_STATUS(hrnet_forward(s, NULL, 2, nin, y, nout), HRNET_ERR_INVALID_ARGUMENT, s,
+                  "NULL input");
+    EXPECT_STATUS(hrnet_forward(s, x, 2, nin, NULL, nout), HRNET_ERR_INVALID_ARGUMENT, s,
+                  "NULL heatmaps");
+    GOOD_CALL_AFTER("NULL buffers");
+
+    /* non-finite inputs, at the first, a middle and the last element */
+    const float bads[3] = {NAN, INFINITY, -INFINITY};
+    const size_t where[3] = {0, nin / 2 + 777, nin - 1};
+    for (int b = 0; b < 3; b++)
+        for (int w = 0; w < 3; w++) {
+            float saved = x[where[w]];
+            x[where[w]] = bads[b];
+            EXPECT_STATUS(hrnet_forward(s, x, 2, nin, y, nout), HRNET_ERR_INVALID_ARGUMENT, s,
+                          "%s at input[%zu]", b == 0 ? "NaN" : b == 1 ? "+Inf" : "-Inf",
+                          where[w]);
+            x[where[w]] = saved;
+        }
+    GOOD_CALL_AFTER("non-finite input");
+
+    /* info with a NULL struct */
+    EXPECT_STATUS(hrnet_session_info(s, NULL), HRNET_ERR_INVALID_ARGUMENT, s,
+                  "hrnet_session_info(session, NULL)");
+    GOOD_CALL_AFTER("hrnet_session_info(NULL)");
+#undef GOOD_CALL_AFTER
+    free(x);
+    free(y);
+    hrnet_session_close(s);
+    npy_free(&xa);
+    npy_free(&truth);
+}
+
+static void case_overflow(void)
+{
+    /* batch * 3*256*192 overflows size_t to exactly one crop's worth; a library that multiplies
+     * with wrap-around would accept it and run off the buffers (or trap). */
+    char path[4096];
+    hrnet_session *s = NULL;
+    hrnet_info i;
+    if (!EXPECT_STATUS(open_with(FIXTURE(path, "coco_w8.pth"), 0, 0, 1, &s), HRNET_OK, NULL,
+                       "open coco_w8.pth") || !get_info(s, &i)) {
+        hrnet_session_close(s);
+        return;
+    }
+    size_t per_in = input_len(&i, 1), per_out = heatmap_len(&i, 1);
+    float *x = calloc(per_in, sizeof(float));
+    float *y = calloc(per_out, sizeof(float));
+    if (sizeof(size_t) == 8 && per_in == 147456u) {
+        size_t batch = ((size_t)1 << 50) + 1; /* 2^50 * 147456 = 9 * 2^64 */
+        hrnet_status st = hrnet_forward(s, x, batch, per_in, y, SIZE_MAX);
+        EXPECT_STATUS(st, HRNET_ERR_INVALID_ARGUMENT, s,
+                      "batch 2^50+1 whose input size wraps to one crop");
+    }
+    EXPECT_STATUS(hrnet_forward(s, x, SIZE_MAX, per_in, y, per_out), HRNET_ERR_INVALID_ARGUMENT,
+                  s, "batch SIZE_MAX");
+    EXPECT_STATUS(hrnet_forward(s, x, 1, per_in, y, per_out), HRNET_OK, s,
+                  "good forward afterwards");
+    free(x);
+    free(y);
+    hrnet_session_close(s);
+}
+
+static void case_null_session(void)
+{
+    hrnet_info info;
+    float x[4] = {0}, y[4];
+    EXPECT_STATUS(hrnet_session_info(NULL, &info), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_info(NULL session)");
+    EXPECT_STATUS(hrnet_session_info(NULL, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_info(NULL, NULL)");
+    EXPECT_STATUS(hrnet_forward(NULL, x, 1, 4, y, 4), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_forward(NULL session)");
+    EXPECT_STATUS(hrnet_forward(NULL, NULL, 0, 0, NULL, 0), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_forward(NULL everything)");
+    hrnet_session *s = NULL;
+    hrnet_options o;
+    hrnet_options_init(&o);
+    EXPECT_STATUS(hrnet_session_create(NULL, &o, &s), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_create(NULL model)");
+    EXPECT_STATUS(hrnet_session_create(NULL, NULL, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_create(NULL, NULL, NULL)");
+    char path[4096];
+    hrnet_model *m = NULL;
+    if (EXPECT_STATUS(hrnet_model_load(FIXTURE(path, "coco_w8.pth"), &m), HRNET_OK, NULL,
+                      "load coco_w8.pth")) {
+        EXPECT_STATUS(hrnet_session_create(m, &o, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "hrnet_session_create(model, options, NULL out)");
+        hrnet_model_release(m);
+    }
+    hrnet_session_close(NULL);
+    hrnet_model_release(NULL);
+    CHECK(1, "hrnet_session_close(NULL) and hrnet_model_release(NULL) are no-ops");
+    const char *e = hrnet_last_error(NULL);
+    CHECK(e != NULL, "hrnet_last_error(NULL) is never NULL");
+}
+
+static void *failing_load(void *arg)
+{
+    hrnet_model *m = NULL;
+    *(hrnet_status *)arg = hrnet_model_load("/nonexistent/hrnet/thread.pth", &m);
+    return NULL;
+}
+
+static void case_last_error(void)
+{
+    CHECK(hrnet_last_error(NULL) != NULL && hrnet_last_error(NULL)[0] == '\0',
+          "hrnet_last_error(NULL) is \"\" before any failure");
+    /* this thread fails with FORMAT */
+    char text[100];
+    memset(text, 'x', sizeof text);
+    const char *t = write_temp(text, sizeof text);
+    hrnet_model *m = NULL;
+    if (!t) { CHECK(0, "write temp file"); return; }
+    EXPECT_STATUS(hrnet_model_load(t, &m), HRNET_ERR_FORMAT, NULL, "text file");
+    char mine[1024];
+    snprintf(mine, sizeof mine, "%s", hrnet_last_error(NULL));
+    /* another thread fails with IO: our message is unchanged (thread-local) */
+    pthread_t th;
+    hrnet_status other = HRNET_OK;
+    if (CHECK(pthread_create(&th, NULL, failing_load, &other) == 0, "pthread_create")) {
+        pthread_join(th, NULL);
+        CHECK(other == HRNET_ERR_IO, "other thread's load: %s", status_name(other));
+        CHECK(strcmp(mine, hrnet_last_error(NULL)) == 0,
+              "this thread's message is not replaced by another thread's failure (\"%s\")",
+              hrnet_last_error(NULL));
+    }
+    /* a session's messages are its own */
+    char path[4096];
+    hrnet_session *s = NULL;
+    if (EXPECT_STATUS(open_with(FIXTURE(path, "coco_w8.pth"), 0, 0, 1, &s), HRNET_OK, NULL,
+                      "open")) {
+        CHECK(hrnet_last_error(s)[0] == '\0', "a new session has no message");
+        float x[1] = {0}, y[1];
+        EXPECT_STATUS(hrnet_forward(s, x, 1, 1, y, 1), HRNET_ERR_INVALID_ARGUMENT, s,
+                      "forward with a wrong input_count");
+        CHECK(strcmp(mine, hrnet_last_error(NULL)) == 0,
+              "a session failure does not replace the thread's message");
+        hrnet_session_close(s);
+    }
+    remove_temps();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Driver                                                                                    */
+
+typedef struct { const char *name; void (*fn)(void); } test_case;
+static const test_case g_cases[] = {
+    {"version", case_version},
+    {"status_strings", case_status_strings},
+    {"options", case_options},
+    {"last_error", case_last_error},
+    {"equivalence_coco", case_equivalence_coco},
+    {"equivalence_mpii", case_equivalence_mpii},
+    {"crop", case_crop},
+    {"model_sharing", case_model_sharing},
+    {"input_size", case_input_size},
+    {"bad_options", case_bad_options},
+    {"bad_files", case_bad_files},
+    {"corrupt_zip", case_corrupt_zip},
+    {"forward_args", case_forward_args},
+    {"null_session", case_null_session},
+    {"overflow", case_overflow},
+};
+#define NCASES (sizeof g_cases / sizeof g_cases[0])
+
+static void on_exit_cleanup(void) { remove_temps(); }
+
+static void run_case_here(const test_case *c)
+{
+    g_case = c->name;
+    c->fn();
+    remove_temps();
+}
+
+/* Runs a case in a fresh process (fork + exec of this program); crashes and hangs count as a
+ * failure of the case. Returns via the global counters. */
+static void run_case_child(const char *self, const test_case *c)
+{
+    int fds[2];
+    g_case = c->name;
+    if (pipe(fds) != 0) { CHECK(0, "pipe: %s", strerror(errno)); return; }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        CHECK(0, "fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        char fd[16];
+        snprintf(fd, sizeof fd, "%d", fds[1]);
+        char *args[] = {(char *)self, (char *)g_root, "--case", (char *)c->name, "--report-fd", fd,
+                        g_verbose ? "-v" : NULL, NULL};
+        execv(self, args);
+        fprintf(stderr, "exec %s: %s\n", self, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    int passed = 0, failed = 0;
+    char buf[256];
+    for (;;) {
+        ssize_t r = read(fds[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        for (ssize_t k = 0; k < r; k++) {
+            if (buf[k] == 'P') passed++;
+            else failed++;
+        }
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    g_passed += passed;
+    g_failed += failed;
+    if (WIFSIGNALED(status)) {
+        failed++;
+        int sig = WTERMSIG(status);
+        CHECK(0, "case crashed with signal %d (%s)%s", sig,
+              sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGILL ? "SIGILL"
+              : sig == SIGTRAP ? "SIGTRAP" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE"
+              : sig == SIGALRM ? "SIGALRM: timed out" : "?",
+              sig == SIGALRM ? "" : " - the library must report a status, never abort");
+    } else if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && failed == 0)) {
+        failed++;
+        CHECK(0, "case exited with status %d without reporting a failure", WEXITSTATUS(status));
+    } else if (passed + failed == 0) {
+        failed++;
+        CHECK(0, "case ran no checks");
+    }
+    printf("%-18s %3d passed, %d failed\n", c->name, passed, failed);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    const char *only = NULL;
+    int no_fork = 0;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--case") == 0 && a + 1 < argc) only = argv[++a];
+        else if (strcmp(argv[a], "--report-fd") == 0 && a + 1 < argc) g_report_fd = atoi(argv[++a]);
+        else if (strcmp(argv[a], "--no-fork") == 0) no_fork = 1;
+        else if (strcmp(argv[a], "-v") == 0) g_verbose = 1;
+        else if (strcmp(argv[a], "--list") == 0) {
+            for (size_t k = 0; k < NCASES; k++) puts(g_cases[k].name);
+            return 0;
+        } else if (argv[a][0] == '-') {
+            fprintf(stderr, "usage: %s [REPO_ROOT] [--no-fork] [--case NAME] [--list] [-v]\n",
+                    argv[0]);
+            return 2;
+        } else g_root = argv[a];
+    }
+    atexit(on_exit_cleanup);
+    char fx[4096];
+    struct stat st;
+    if (stat(FIXTURE(fx, "coco_w8.pth"), &st) != 0) {
+        fprintf(stderr, "abi_test: %s not found; pass the repository root as the first argument\n",
+                fx);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+
+    if (g_report_fd >= 0) { /* a child running one case */
+        alarm(CASE_TIMEOUT);
+        for (size_t k = 0; k < NCASES; k++)
+            if (only && strcmp(only, g_cases[k].name) == 0) {
+                run_case_here(&g_cases[k]);
+                return g_failed ? 1 : 0;
+            }
+        return 3;
+    }
+
+    printf("libhrnet ABI test: header %s, library %s\n", HRNET_VERSION_STRING, hrnet_version());
+    const char *self = "/proc/self/exe";
+    if (access(self, X_OK) != 0) self = argv[0];
+    int ran = 0;
+    for (size_t k = 0; k < NCASES; k++) {
+        if (only && strcmp(only, g_cases[k].name) != 0) continue;
+        ran++;
+        if (no_fork) {
+            int p0 = g_passed, f0 = g_failed;
+            run_case_here(&g_cases[k]);
+            printf("%-18s %3d passed, %d failed\n", g_cases[k].name, g_passed - p0, g_failed - f0);
+        } else {
+            run_case_child(self, &g_cases[k]);
+        }
+    }
+    if (!ran) {
+        fprintf(stderr, "abi_test: no case named '%s' (see --list)\n", only ? only : "");
+        g_failed++;
+    }
+    printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed ? 1 : 0;
+}

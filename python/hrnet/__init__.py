@@ -1,0 +1,33 @@
+"""hrnet: Python binding (ctypes + NumPy) for libhrnet, a CPU engine for HRNet pose estimation.
+
+    import hrnet
+    with hrnet.Session("coco_w8.pth") as s:            # or hrnet.Session(hrnet.Model(path))
+        heatmaps = s.forward(x)                         # x: N x 3 x H x W normalised float32
+
+The shared library is looked up in $HRNET_LIBRARY, then next to this package
+(hrnet/libhrnet.so), then in <repo>/.build/release/libhrnet.so (build it with
+`swift build -c release`).
+"""
+
+from . import _lib
+from .errors import HRNetError, Status, status_string
+from .session import Info, Model, Session
+
+__all__ = ["Session", "Model", "Info", "HRNetError", "Status", "status_string", "version",
+           "version_number", "library_path", "__version__"]
+
+
+def version():
+    """Runtime version string of the loaded libhrnet (hrnet_version())."""
+    return _lib.decode(_lib.lib.hrnet_version())
+
+
+def version_number():
+    """Runtime version as (major << 16) | (minor << 8) | patch (hrnet_version_number())."""
+    return int(_lib.lib.hrnet_version_number())
+
+
+#: Path of the shared library that was loaded.
+library_path = str(_lib.library_path)
+
+__version__ = version()

@@ -1,0 +1,144 @@
+"""Finding and loading libhrnet, and the ctypes prototypes of every function in hrnet.h."""
+
+import ctypes
+import os
+from pathlib import Path
+
+LIBRARY_ENV = "HRNET_LIBRARY"
+_LIB_NAME = "libhrnet.so"
+
+# Header version this binding was written against (hrnet.h: HRNET_VERSION_*).
+HEADER_VERSION_MAJOR = 0
+HEADER_VERSION_MINOR = 1
+HEADER_VERSION_PATCH = 0
+
+
+# --- structs (must match include/hrnet.h field for field) -------------------------------
+
+class hrnet_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("input_height", ctypes.c_int32),
+        ("input_width", ctypes.c_int32),
+        ("num_threads", ctypes.c_int32),
+        ("precision", ctypes.c_int32),
+    ]
+
+
+class hrnet_info(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("joints", ctypes.c_int32),
+        ("input_height", ctypes.c_int32),
+        ("input_width", ctypes.c_int32),
+        ("heatmap_height", ctypes.c_int32),
+        ("heatmap_width", ctypes.c_int32),
+        ("width", ctypes.c_int32),
+        ("branches", ctypes.c_int32),
+        ("stages", ctypes.c_int32),
+        ("num_threads", ctypes.c_int32),
+        ("precision", ctypes.c_int32),
+        ("parameters", ctypes.c_int64),
+        ("gmacs_per_crop", ctypes.c_double),
+    ]
+
+
+# Opaque handles: only ever used through pointers.
+class hrnet_model(ctypes.Structure):
+    pass
+
+
+class hrnet_session(ctypes.Structure):
+    pass
+
+
+model_p = ctypes.POINTER(hrnet_model)
+session_p = ctypes.POINTER(hrnet_session)
+float_p = ctypes.POINTER(ctypes.c_float)
+status_t = ctypes.c_int  # enum hrnet_status (an int-sized C enum)
+
+
+def _candidates():
+    """(description, path) pairs in lookup order."""
+    out = []
+    env = os.environ.get(LIBRARY_ENV)
+    if env:
+        out.append(("$" + LIBRARY_ENV, Path(env)))
+    here = Path(__file__).resolve().parent           # .../python/hrnet
+    out.append(("next to the package", here / _LIB_NAME))
+    repo = here.parent.parent                          # parent of .../python
+    out.append(("repository build", repo / ".build" / "release" / _LIB_NAME))
+    return out
+
+
+def _find_library():
+    env = os.environ.get(LIBRARY_ENV)
+    if env:
+        # An explicit choice is never silently replaced by another library.
+        if not Path(env).is_file():
+            raise OSError(
+                "libhrnet: %s=%r does not name an existing file" % (LIBRARY_ENV, env))
+        return Path(env)
+    tried = []
+    for _, path in _candidates():
+        if path.is_file():
+            return path
+        tried.append(str(path))
+    raise OSError(
+        "libhrnet shared library not found. Looked in:\n  "
+        + "\n  ".join(tried)
+        + "\nBuild it from the repository root with `swift build -c release` (it produces "
+        ".build/release/libhrnet.so), or set %s to the full path of libhrnet.so." % LIBRARY_ENV)
+
+
+def _declare(lib):
+    proto = [
+        ("hrnet_version", ctypes.c_char_p, []),
+        ("hrnet_version_number", ctypes.c_uint32, []),
+        ("hrnet_status_string", ctypes.c_char_p, [status_t]),
+        ("hrnet_last_error", ctypes.c_char_p, [session_p]),
+        ("hrnet_model_load", status_t, [ctypes.c_char_p, ctypes.POINTER(model_p)]),
+        ("hrnet_model_release", None, [model_p]),
+        ("hrnet_options_init", None, [ctypes.POINTER(hrnet_options)]),
+        ("hrnet_session_create", status_t,
+         [model_p, ctypes.POINTER(hrnet_options), ctypes.POINTER(session_p)]),
+        ("hrnet_session_open", status_t,
+         [ctypes.c_char_p, ctypes.POINTER(hrnet_options), ctypes.POINTER(session_p)]),
+        ("hrnet_session_close", None, [session_p]),
+        ("hrnet_session_info", status_t, [session_p, ctypes.POINTER(hrnet_info)]),
+        ("hrnet_forward", status_t,
+         [session_p, float_p, ctypes.c_size_t, ctypes.c_size_t, float_p, ctypes.c_size_t]),
+    ]
+    for name, restype, argtypes in proto:
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise OSError("libhrnet at %s does not export %s (is it a libhrnet build?)"
+                          % (lib._name, name)) from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+
+
+def load():
+    path = _find_library()
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as e:
+        raise OSError("libhrnet: cannot load %s: %s" % (path, e)) from e
+    _declare(lib)
+    number = lib.hrnet_version_number()
+    if (number >> 16) != HEADER_VERSION_MAJOR:
+        raise OSError(
+            "libhrnet at %s has version %s; this binding needs major version %d"
+            % (path, lib.hrnet_version().decode(), HEADER_VERSION_MAJOR))
+    return lib, path
+
+
+lib, library_path = load()
+
+
+def decode(b):
+    """C string (bytes or None) -> str."""
+    if b is None:
+        return ""
+    return b.decode("utf-8", errors="replace")
