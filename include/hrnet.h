@@ -179,6 +179,126 @@ hrnet_status hrnet_session_info(const hrnet_session *session, hrnet_info *info);
 hrnet_status hrnet_forward(hrnet_session *session, const float *input, size_t batch,
                            size_t input_count, float *heatmaps, size_t heatmap_capacity);
 
+/* ---------------------------------------------------------------------------------------- */
+/* From images to keypoints: the published top-down pipeline                                */
+
+/** Pixel layouts, 8 bits per channel. */
+typedef enum hrnet_pixel_format {
+    HRNET_PIXEL_RGB8 = 0,
+    HRNET_PIXEL_BGR8 = 1,   /* OpenCV's default */
+    HRNET_PIXEL_RGBA8 = 2   /* alpha ignored */
+} hrnet_pixel_format;
+
+/** A caller's image, read during the call only. `stride` is the number of bytes from one row to
+ *  the next, at least width x (3 or 4). */
+typedef struct hrnet_image {
+    const uint8_t *data;
+    int32_t width;
+    int32_t height;
+    size_t stride;
+    int32_t format;   /**< an hrnet_pixel_format */
+} hrnet_image;
+
+/** A person box in frame pixels: top-left corner, size, and the detector's score (1 if none). */
+typedef struct hrnet_box {
+    float x, y, width, height, score;
+} hrnet_box;
+
+typedef enum hrnet_decode_method {
+    /** Published: argmax, then a quarter pixel towards the higher neighbour. */
+    HRNET_DECODE_STANDARD = 0,
+    /** DARK (CVPR 2020): Taylor step on the log of the Gaussian-smoothed heatmap. */
+    HRNET_DECODE_DARK = 1
+} hrnet_decode_method;
+
+/** Pipeline options. Fill with hrnet_estimate_options_init() before changing fields. */
+typedef struct hrnet_estimate_options {
+    size_t struct_size;          /**< set by hrnet_estimate_options_init() */
+    /** Flip test (default 1): the mirrored crop runs in the same batch; its heatmaps are mirrored
+     *  back, left/right channels swapped, shifted one pixel right and averaged in. */
+    int32_t flip;
+    int32_t decode;              /**< an hrnet_decode_method (default STANDARD) */
+    /** Left/right joint pairs for the flip test, 2 x num_flip_pairs indices; NULL/0 (default)
+     *  uses the model's skeleton (COCO for 17 joints, MPII for 16). Required for other joint
+     *  counts when flip is on. */
+    const int32_t *flip_pairs;
+    int32_t num_flip_pairs;
+} hrnet_estimate_options;
+
+/** Fills `options` with the defaults. NULL is a no-op. */
+void hrnet_estimate_options_init(hrnet_estimate_options *options);
+
+/** Estimates one pose per crop. Each crop is an image already cut around one person; it is
+ *  fitted into the network input with its aspect ratio kept (centred, zero padding).
+ *  keypoints:     output, n x joints x 3 floats (x, y, score) in each crop's pixel coordinates.
+ *  person_scores: output or NULL, n floats: mean of the keypoint scores above 0.2 (0 if none).
+ *  heatmaps:      output or NULL, n x joints x heatmap_height x heatmap_width floats (after flip
+ *                 merging); heatmap_capacity is ignored when heatmaps is NULL.
+ *  `options` may be NULL (defaults). n = 0 is HRNET_ERR_INVALID_ARGUMENT. */
+hrnet_status hrnet_estimate_crops(hrnet_session *session, const hrnet_image *crops, size_t n,
+                                  const hrnet_estimate_options *options,
+                                  float *keypoints, size_t keypoint_capacity, float *person_scores,
+                                  float *heatmaps, size_t heatmap_capacity);
+
+/** Estimates one pose per box in a frame, as the published top-down test code: each box becomes
+ *  a centre and a size widened to the input aspect ratio and enlarged 1.25x, warped onto the
+ *  input with bilinear sampling (outside the frame = black), all boxes in one batch. Boxes partly
+ *  outside the frame are normal; a box with no area, a non-finite value or no overlap with the
+ *  frame is HRNET_ERR_INVALID_ARGUMENT naming the box.
+ *  keypoints: n x joints x 3 floats in frame pixels. person_scores: box score x the mean of
+ *  keypoint scores above 0.2. person_areas: output or NULL, n floats, the enlarged box area (for
+ *  hrnet_oks_nms). heatmaps: as for hrnet_estimate_crops. */
+hrnet_status hrnet_estimate_boxes(hrnet_session *session, const hrnet_image *frame,
+                                  const hrnet_box *boxes, size_t n,
+                                  const hrnet_estimate_options *options,
+                                  float *keypoints, size_t keypoint_capacity, float *person_scores,
+                                  float *person_areas, float *heatmaps, size_t heatmap_capacity);
+
+/** Decodes heatmaps computed elsewhere (n x joints x heatmap_height x heatmap_width floats).
+ *  With `boxes` (n of them), keypoints are in frame pixels, each box turned into its region as
+ *  hrnet_estimate_boxes does for an input of input_height x input_width (0, 0 = 4 x the heatmap
+ *  size); with boxes NULL, in network-input pixels. keypoints: n x joints x 3 floats.
+ *  Needs no session: failures are reported through hrnet_last_error(NULL). */
+hrnet_status hrnet_decode_heatmaps(const float *heatmaps, size_t n, int32_t joints,
+                                   int32_t heatmap_height, int32_t heatmap_width,
+                                   const hrnet_box *boxes, int32_t input_height, int32_t input_width,
+                                   int32_t method, float *keypoints, size_t keypoint_capacity);
+
+/** Area (pixels^2) of a box's region as the pipeline sees it (aspect-widened, enlarged 1.25x),
+ *  for an input of input_height x input_width; what OKS-NMS compares people by. 0 if invalid. */
+double hrnet_box_area(const hrnet_box *box, int32_t input_height, int32_t input_width);
+
+/** Greedy OKS-NMS over n people of one image, as the published COCO evaluation: by score,
+ *  highest first, a person is dropped when its OKS with a kept one is above `threshold` (0.9
+ *  published). keypoints: n x joints x 3; scores, areas: n each; sigmas: joints values or NULL
+ *  for COCO's (17 joints). keep: output, capacity n, the kept indices in order; *num_kept their
+ *  count. Needs no session: failures are reported through hrnet_last_error(NULL). */
+hrnet_status hrnet_oks_nms(const float *keypoints, const float *scores, const float *areas, size_t n,
+                           int32_t joints, const float *sigmas, float threshold,
+                           int32_t *keep, size_t *num_kept);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Skeletons (for hosts that draw their own overlays). All returned pointers are static.      */
+
+typedef enum hrnet_skeleton {
+    HRNET_SKELETON_COCO17 = 0,
+    HRNET_SKELETON_MPII16 = 1
+} hrnet_skeleton;
+
+/** The skeleton of a model with `joints` heatmaps (17 -> COCO, 16 -> MPII), or -1. */
+int32_t hrnet_skeleton_for_joints(int32_t joints);
+/** Number of joints of a skeleton, or -1 if unknown. */
+int32_t hrnet_skeleton_joint_count(int32_t skeleton);
+/** Name of a joint ("left_shoulder"), or NULL if out of range. */
+const char *hrnet_skeleton_joint_name(int32_t skeleton, int32_t joint);
+/** Limbs to draw: returns their number and points *pairs at 2 x that many joint indices; -1 if
+ *  the skeleton is unknown. */
+int32_t hrnet_skeleton_limbs(int32_t skeleton, const int32_t **pairs);
+/** Left/right pairs (for the flip test), like hrnet_skeleton_limbs. */
+int32_t hrnet_skeleton_flip_pairs(int32_t skeleton, const int32_t **pairs);
+/** OKS sigmas, one per joint, or NULL if the skeleton has none (MPII). */
+const float *hrnet_skeleton_sigmas(int32_t skeleton);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,7 +31,7 @@ private let emptyString: UnsafeMutablePointer<CChar> = strdup("")
 private let ok = status(0)
 
 /// Runs `body` for a call without a session: failures go to the thread-local message.
-private func global(_ body: () throws -> Void) -> hrnet_status {
+func global(_ body: () throws -> Void) -> hrnet_status {
     do {
         try body()
         return ok
@@ -44,13 +44,13 @@ private func global(_ body: () throws -> Void) -> hrnet_status {
     }
 }
 
-private func box(_ s: OpaquePointer?) -> SessionBox? {
+func box(_ s: OpaquePointer?) -> SessionBox? {
     guard let s else { return nil }
     return Unmanaged<SessionBox>.fromOpaque(UnsafeRawPointer(s)).takeUnretainedValue()
 }
 
 /// Runs `body` for a call on a session: failures go to the session's message.
-private func onSession(_ s: OpaquePointer?, _ fn: String, _ body: (SessionBox) throws -> Void) -> hrnet_status {
+func onSession(_ s: OpaquePointer?, _ fn: String, _ body: (SessionBox) throws -> Void) -> hrnet_status {
     guard let b = box(s) else {
         hr_tls_set_error("\(fn): session is NULL")
         return status(1)

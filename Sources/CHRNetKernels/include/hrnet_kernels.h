@@ -64,6 +64,15 @@ int64_t hr_pack_input(const float *src, int c, int h, int w, float *dst);
 /** Unpacks the first `c` channels of a blocked, bordered tensor into NCHW floats. */
 void hr_unpack_output(const float *src, int c, int h, int w, float *dst);
 
+/** Samples the network input (3 x H x W floats, NCHW, RGB order, (v/255 - mean)/std) from an
+ *  8-bit image of `channels` (3 or 4) bytes per pixel (`bgr` != 0: B,G,R order), `stride` bytes
+ *  per row: input pixel (u, v) reads the image bilinearly at ((u - W/2)/k + cx, (v - H/2)/k + cy),
+ *  integer coordinates being pixel centres; pixels outside the image are 0 (black). `flip`
+ *  mirrors the input horizontally (u -> W-1-u), as the flip test needs. */
+void hr_warp_normalize(const uint8_t *img, int iw, int ih, size_t stride, int channels, int bgr,
+                       double k, double cx, double cy, int W, int H, int flip,
+                       const float mean[3], const float std[3], float *out);
+
 /** 1 if this CPU runs the AVX-512 kernels, else 0 (then the scalar kernels are used). */
 int hr_cpu_has_avx512(void);
 /** Number of cores OpenMP would use by default. */

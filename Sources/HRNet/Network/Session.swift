@@ -113,6 +113,17 @@ public final class Session {
         self.outputTensor = desc(g.output)
     }
 
+    /// Growable buffers of the pipeline (crops, heatmaps, decoding), kept between calls.
+    enum ScratchKind: Int { case input = 0, heatmaps, decode }
+    private var scratchBuffers: [AlignedFloats?] = [nil, nil, nil]
+
+    func scratch(_ kind: ScratchKind, count: Int) throws -> UnsafeMutablePointer<Float> {
+        if let b = scratchBuffers[kind.rawValue], b.count >= count { return b.pointer }
+        let b = try AlignedFloats(count: count)
+        scratchBuffers[kind.rawValue] = b
+        return b.pointer
+    }
+
     public var inputCount: Int { 3 * inputHeight * inputWidth }
     public var heatmapCount: Int { joints * heatmapHeight * heatmapWidth }
 
