@@ -13,4 +13,8 @@ void hr_conv_rows_avx512(const hr_op *op, float *arena, int ocb0, int oy, int ox
 /* Scalar versions over whole ops, parallelised over tasks by the caller's `omp for`. */
 void hr_conv_ref_task(const hr_op *op, float *arena, int ocb, int oy);
 void hr_sum_task(const hr_op *op, float *arena, int cb, int oy, int use_simd);
+/* Winograd F(2x2,3x3), one row of output tiles (winograd.c); scratch: arena offset of the
+ * calling thread's hr_wino_scratch_floats() floats. */
+void hr_wino_row_ref(const hr_op *op, float *arena, int64_t scratch, int ty);
+void hr_wino_row_avx512(const hr_op *op, float *arena, int64_t scratch, int ty);
 #endif

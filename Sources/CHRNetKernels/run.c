@@ -7,6 +7,8 @@
  * measured here, W32 batch 1 on 2 threads took 77 ms instead of 38. Threads now spin for a short
  * while before sleeping, unless the host chose its own KMP_BLOCKTIME. */
 extern void kmp_set_blocktime(int msec);
+extern double omp_get_wtime(void);
+extern int omp_get_thread_num(void);
 enum { HR_BLOCKTIME_MS = 20 };
 
 static const int tile_t_max[5] = {0, 14, 14, 9, 7};
@@ -48,6 +50,14 @@ static void run_op(const hr_op *op, float *a, int simd) {
         const int tasks = op->out.cb * h;
 #pragma omp for schedule(static)
         for (int task = 0; task < tasks; task++) hr_conv_ref_task(op, a, task / h, task % h);
+    } else if (op->kind == HR_OP_WINOGRAD) {
+        const int th = (h + 1) / 2;
+        const int64_t scratch = op->scratch + (int64_t)omp_get_thread_num() * op->scratch_stride;
+#pragma omp for schedule(static)
+        for (int ty = 0; ty < th; ty++) {
+            if (simd) hr_wino_row_avx512(op, a, scratch, ty);
+            else hr_wino_row_ref(op, a, scratch, ty);
+        }
     } else {
         const int tasks = op->out.cb * h;
 #pragma omp for schedule(static)
@@ -55,13 +65,35 @@ static void run_op(const hr_op *op, float *a, int simd) {
     }
 }
 
-void hr_run(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads, int reference) {
+static void run_all(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads,
+                    int reference, double *op_seconds) {
     const int simd = !reference && hr_cpu_has_avx512();
     if (nthreads < 1) nthreads = 1;
     if (nthreads > 1 && !getenv("KMP_BLOCKTIME")) kmp_set_blocktime(HR_BLOCKTIME_MS);
 #pragma omp parallel num_threads(nthreads)
     for (int img = 0; img < batch; img++) {
         float *a = arena + (int64_t)img * image_stride;
-        for (int i = 0; i < n; i++) run_op(&ops[i], a, simd);
+        for (int i = 0; i < n; i++) {
+            double t0 = 0;
+            if (op_seconds) {
+#pragma omp barrier
+#pragma omp master
+                t0 = omp_get_wtime();
+            }
+            run_op(&ops[i], a, simd);  /* ends with the worksharing loop's barrier */
+            if (op_seconds) {
+#pragma omp master
+                op_seconds[i] += omp_get_wtime() - t0;
+            }
+        }
     }
+}
+
+void hr_run(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads, int reference) {
+    run_all(ops, n, arena, image_stride, batch, nthreads, reference, 0);
+}
+
+void hr_run_profiled(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads,
+                     double *op_seconds) {
+    run_all(ops, n, arena, image_stride, batch, nthreads, 0, op_seconds);
 }

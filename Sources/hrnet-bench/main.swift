@@ -14,18 +14,22 @@ struct Options {
     var peerDir: String? = nil
     var json = false
     var scaling = true
+    var profile = false
+    var direct = false
 }
 
 let usage = """
 usage: hrnet-bench [--checkpoint FILE | --width 32|48] [--input-size HxW] [--batch 1,8]
-                   [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json]
+                   [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json] [--profile] [--direct]
 
 Times the exact FP32 network on random input: ms/crop (median and min of --reps runs after two
 warm-up runs), GFLOP/s (2 x multiply-adds / time), load time, peak RSS of this process, and
 thread scaling (1 vs --threads). Without --checkpoint, writes a random-weight HRNet-W<width>
 checkpoint in the published layout with <peer-dir>/make_checkpoint.py. Peers (ONNX Runtime,
 OpenVINO FP32 and BF16) are timed by <peer-dir>/peer_bench.py on the same network, each in a
-fresh process; --peer-dir defaults to ../shared/bench next to the repository.
+fresh process; --peer-dir defaults to ../shared/bench next to the repository. --profile prints
+the time of each kind of op instead (GFLOP/s per convolution shape) and exits. --direct runs the
+stride-1 3x3 convolutions as direct convolutions instead of Winograd F(2x2,3x3).
 """
 
 func fail(_ m: String) -> Never {
@@ -51,6 +55,8 @@ while !args.isEmpty {
     case "--peers": o.peers = value()
     case "--peer-dir": o.peerDir = value()
     case "--no-scaling": o.scaling = false
+    case "--profile": o.profile = true
+    case "--direct": o.direct = true
     case "--json": o.json = true
     case "-h", "--help": print(usage); exit(0)
     default: fail("unknown argument \(a)\n\(usage)")
@@ -100,7 +106,7 @@ if o.checkpoint == nil {
 // Load (cold in-process: parse, fold, pack) and run.
 let t0 = Date()
 let model: Model
-do { model = try Model(path: checkpoint) } catch { fail("cannot load \(checkpoint): \(error)") }
+do { model = try Model(path: checkpoint, winograd: !o.direct) } catch { fail("cannot load \(checkpoint): \(error)") }
 let loadMs = Date().timeIntervalSince(t0) * 1000
 let gmacs = model.gmacs(height: o.height, width: o.inputWidth)
 
@@ -128,6 +134,19 @@ func time(_ session: Session, batch: Int, reps: Int) throws -> (Double, Double) 
 }
 
 do {
+    if o.profile {
+        let s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads)
+        _ = try s.profile(runs: 2)
+        let rows = try s.profile(runs: o.reps)
+        let total = rows.reduce(0) { $0 + $1.seconds }
+        print(String(format: "per-op profile, %d threads, %.2f ms/crop in ops", o.threads, total * 1000))
+        print("op                                          ms     share  GFLOP/s")
+        for r in rows {
+            print(String(format: "%-40@ %7.3f  %6.1f%%  %7.1f", r.label, r.seconds * 1000, r.seconds / total * 100,
+                         r.macs > 0 ? 2 * r.macs / r.seconds / 1e9 : 0))
+        }
+        exit(0)
+    }
     for batch in o.batches {
         let s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads)
         let (med, mn) = try time(s, batch: batch, reps: o.reps)

@@ -3,9 +3,9 @@ import XCTest
 
 /// Every fixture against the float64 heatmaps of the published PyTorch model.
 final class EquivalenceTests: XCTestCase {
-    func check(_ checkpoint: String, _ prefix: String, threads: Int? = nil, reference: Bool = false) throws {
+    func check(_ checkpoint: String, _ prefix: String, threads: Int? = nil, reference: Bool = false, winograd: Bool = true) throws {
         let input = try NPY("\(prefix)_input.npy"), truth = try NPY("\(prefix)_heatmaps_f64.npy")
-        let session = try Session(model: try Model(path: Fixtures.path(checkpoint)),
+        let session = try Session(model: try Model(path: Fixtures.path(checkpoint), winograd: winograd),
                                   inputHeight: input.shape[2], inputWidth: input.shape[3], threads: threads)
         session.useReferenceKernels = reference
         let n = input.shape[0]
@@ -29,6 +29,8 @@ final class EquivalenceTests: XCTestCase {
     func testMPIITwoBlocks() throws { try check("mpii_w16_b2.pth", "mpii_w16_b2") }
     func testOneThread() throws { try check("coco_w8.pth", "coco_w8", threads: 1) }
     func testReferenceKernels() throws { try check("mpii_w16_b2.pth", "mpii_w16_b2", reference: true) }
+    func testDirectConvolutionsOnly() throws { try check("coco_w8.pth", "coco_w8", winograd: false) }
+    func testDirectReferenceKernels() throws { try check("mpii_w16_b2.pth", "mpii_w16_b2", reference: true, winograd: false) }
 
     /// The crop fixture: uint8 RGB through the published normalisation.
     func testCropThroughStandardNormalisation() throws {

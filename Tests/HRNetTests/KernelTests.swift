@@ -1,5 +1,6 @@
 import XCTest
 import CHRNetKernels
+@testable import HRNet
 
 /// The AVX-512 convolution against the plain scalar one, over many shapes: odd channel counts,
 /// widths that are not multiples of any tile, both strides and kernel sizes, every epilogue.
@@ -14,7 +15,7 @@ final class KernelTests: XCTestCase {
 
     func size(_ t: hr_tensor) -> Int { Int(t.cb) * Int(t.h + 2) * Int(t.w + 2) * 16 }
 
-    func fillInterior(_ a: inout [Float], _ t: hr_tensor, channels: Int, _ r: inout Rng) {
+    static func fillInterior(_ a: inout [Float], _ t: hr_tensor, channels: Int, _ r: inout Rng) {
         for cb in 0..<Int(t.cb) { for y in 0..<Int(t.h) { for x in 0..<Int(t.w) { for l in 0..<16 where cb * 16 + l < channels {
             a[Int(t.off) + ((cb * Int(t.h + 2) + y + 1) * Int(t.w + 2) + x + 1) * 16 + l] = r.next()
         } } } }
@@ -42,10 +43,10 @@ final class KernelTests: XCTestCase {
         withUnsafeMutableBytes(of: &op.up) { raw in for (i, t) in upT.enumerated() { raw.bindMemory(to: hr_tensor.self)[i] = t } }
         withUnsafeMutableBytes(of: &op.up_f) { raw in for (i, f) in ups.enumerated() { raw.bindMemory(to: Int32.self)[i] = Int32(f) } }
         var arena = [Float](repeating: 0, count: Int(off))
-        fillInterior(&arena, op.in, channels: cin, &r)
-        fillInterior(&arena, op.out, channels: 16 * ocb, &r)  // previous output, for accumulate
-        if residual { fillInterior(&arena, op.res, channels: 16 * ocb, &r) }
-        for t in upT { fillInterior(&arena, t, channels: 16 * ocb, &r) }
+        Self.fillInterior(&arena, op.in, channels: cin, &r)
+        Self.fillInterior(&arena, op.out, channels: 16 * ocb, &r)  // previous output, for accumulate
+        if residual { Self.fillInterior(&arena, op.res, channels: 16 * ocb, &r) }
+        for t in upT { Self.fillInterior(&arena, t, channels: 16 * ocb, &r) }
         var weights = [Float](repeating: 0, count: ocb * icb * k * k * 256)
         for i in 0..<weights.count { weights[i] = r.next() / Float(cin * k * k).squareRoot() }
         var bias = [Float](repeating: 0, count: ocb * 16)
@@ -124,5 +125,86 @@ final class KernelTests: XCTestCase {
         var bad = src
         bad[17] = .nan
         XCTAssertEqual(hr_pack_input(bad, Int32(c), Int32(h), Int32(w), &blocked), 17)
+    }
+}
+
+/// Winograd F(2x2,3x3) (SIMD and plain) against the direct scalar convolution built from the same
+/// OIHW weights: odd sizes (partial tiles), channel counts off the 16-grid, every epilogue.
+final class WinogradTests: XCTestCase {
+    func runCase(cin: Int, cout: Int, oh: Int, ow: Int, residual: Bool, ups: [Int], accumulate: Bool, relu: Bool,
+                 threads: Int, seed: UInt64) {
+        var r = KernelTests.Rng(s: seed)
+        let icb = (cin + 15) / 16, ocb = (cout + 15) / 16
+        var folded = FoldedConv(name: "t", cin: cin, cout: cout, k: 3, stride: 1, weights: [], bias: [])
+        folded.weights = (0..<(cout * cin * 9)).map { _ in r.next() / Float(cin * 9).squareRoot() }
+        folded.bias = (0..<cout).map { _ in r.next() }
+        var direct = [Float](repeating: 0, count: ocb * icb * 9 * 256), dbias = [Float](repeating: 0, count: ocb * 16)
+        var wino = [Float](repeating: 0, count: ocb * icb * 16 * 256), wbias = dbias
+        direct.withUnsafeMutableBufferPointer { w in dbias.withUnsafeMutableBufferPointer { Model.pack(folded, into: w.baseAddress!, bias: $0.baseAddress!) } }
+        wino.withUnsafeMutableBufferPointer { w in wbias.withUnsafeMutableBufferPointer { Model.packWinograd(folded, into: w.baseAddress!, bias: $0.baseAddress!) } }
+        var off: Int64 = 0
+        func tensor(_ cb: Int, _ h: Int, _ w: Int) -> hr_tensor {
+            let t = hr_tensor(off: off, cb: Int32(cb), h: Int32(h), w: Int32(w))
+            off += Int64(cb * (h + 2) * (w + 2) * 16)
+            return t
+        }
+        var op = hr_op()
+        op.kind = Int32(HR_OP_CONV); op.k = 3; op.stride = 1; op.in_c = Int32(cin)
+        op.relu = relu ? 1 : 0; op.accumulate = accumulate ? 1 : 0
+        op.in = tensor(icb, oh, ow)
+        op.out = tensor(ocb, oh, ow)
+        op.res = residual ? tensor(ocb, oh, ow) : hr_tensor(off: -1, cb: 0, h: 0, w: 0)
+        op.n_up = Int32(ups.count)
+        let upT = ups.map { tensor(ocb, oh / $0, ow / $0) }
+        withUnsafeMutableBytes(of: &op.up) { raw in for (i, t) in upT.enumerated() { raw.bindMemory(to: hr_tensor.self)[i] = t } }
+        withUnsafeMutableBytes(of: &op.up_f) { raw in for (i, f) in ups.enumerated() { raw.bindMemory(to: Int32.self)[i] = Int32(f) } }
+        let scratch = Int64((hr_wino_scratch_floats(Int32(icb), Int32(ocb), Int32(ow)) + 15) & ~15)
+        op.scratch = off
+        op.scratch_stride = scratch
+        off += scratch * Int64(threads)
+        var arena = [Float](repeating: 0, count: Int(off))
+        KernelTests.fillInterior(&arena, op.in, channels: cin, &r)
+        KernelTests.fillInterior(&arena, op.out, channels: 16 * ocb, &r)
+        if residual { KernelTests.fillInterior(&arena, op.res, channels: 16 * ocb, &r) }
+        for t in upT { KernelTests.fillInterior(&arena, t, channels: 16 * ocb, &r) }
+        var ref = arena, fast = arena, plain = arena
+        direct.withUnsafeBufferPointer { w in dbias.withUnsafeBufferPointer { b in
+            var d = op
+            d.weights = w.baseAddress; d.bias = b.baseAddress
+            hr_run(&d, 1, &ref, 0, 1, 1, 1)
+        } }
+        wino.withUnsafeBufferPointer { w in wbias.withUnsafeBufferPointer { b in
+            var wop = op
+            wop.kind = Int32(HR_OP_WINOGRAD)
+            wop.weights = w.baseAddress; wop.bias = b.baseAddress
+            hr_choose_tile(Int32(ocb), Int32((ow + 1) / 2), 16, Int32(threads), &wop.tile_b, &wop.tile_t)
+            hr_run(&wop, 1, &fast, 0, 1, Int32(threads), 0)
+            hr_run(&wop, 1, &plain, 0, 1, Int32(threads), 1)
+        } }
+        let outRange = Int(op.out.off)..<(Int(op.out.off) + Int(op.out.cb) * (oh + 2) * (ow + 2) * 16)
+        var worstFast: Float = 0, worstPlain: Float = 0, scale: Float = 1e-3
+        for i in outRange {
+            worstFast = max(worstFast, abs(fast[i] - ref[i]))
+            worstPlain = max(worstPlain, abs(plain[i] - ref[i]))
+            scale = max(scale, abs(ref[i]))
+        }
+        let label = "cin \(cin) cout \(cout) out \(oh)x\(ow) res \(residual) ups \(ups) acc \(accumulate) relu \(relu) threads \(threads)"
+        XCTAssertLessThan(worstFast / scale, 1e-5, label)
+        XCTAssertLessThan(worstPlain / scale, 1e-5, label)
+        // Everything outside the output (inputs, borders) is untouched.
+        for i in 0..<Int(op.scratch) where !outRange.contains(i) { if fast[i] != arena[i] { XCTFail("wrote outside the output at \(i): \(label)"); break } }
+    }
+
+    func testWinogradMatchesDirect() {
+        var seed: UInt64 = 500
+        for (cin, cout) in [(8, 8), (16, 16), (17, 33), (32, 32), (64, 48), (3, 20)] {
+            for (oh, ow) in [(1, 1), (2, 2), (3, 5), (8, 6), (7, 9), (16, 12), (9, 18)] {
+                seed += 1
+                runCase(cin: cin, cout: cout, oh: oh, ow: ow, residual: seed % 2 == 0, ups: [], accumulate: seed % 3 == 0,
+                        relu: seed % 5 != 0, threads: 2, seed: seed)
+            }
+        }
+        runCase(cin: 32, cout: 32, oh: 16, ow: 12, residual: true, ups: [2, 4], accumulate: false, relu: true, threads: 3, seed: 9)
+        runCase(cin: 32, cout: 32, oh: 8, ow: 8, residual: false, ups: [2, 4, 8], accumulate: true, relu: true, threads: 1, seed: 10)
     }
 }

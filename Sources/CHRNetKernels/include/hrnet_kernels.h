@@ -28,13 +28,17 @@ typedef struct hr_tensor {
     int32_t h, w; /* interior size; the buffer holds (h+2)*(w+2) pixels per block */
 } hr_tensor;
 
-enum { HR_OP_CONV = 0, HR_OP_SUM = 1 };
+enum { HR_OP_CONV = 0, HR_OP_SUM = 1, HR_OP_WINOGRAD = 2 };
 enum { HR_MAX_UP = 4 };
 
 /** One step of the network.
  *  HR_OP_CONV: out = act(conv_k,stride(in) + bias [+ out if accumulate] [+ res] [+ sum up_u])
  *  HR_OP_SUM:  out = act(res + sum up_u)
- *  up_u is nearest-neighbour upsampled by up_f[u] (it has out's channels, h/up_f x w/up_f). */
+ *  up_u is nearest-neighbour upsampled by up_f[u] (it has out's channels, h/up_f x w/up_f).
+ *  HR_OP_WINOGRAD: the same as a stride-1 3x3 HR_OP_CONV, computed as Winograd F(2x2,3x3) (see
+ *  winograd.c); weights = U packed as 16 consecutive 1x1 convolutions [16][Cout/16][Cin/16][16][16];
+ *  tile_b/tile_t are for a 1x1 convolution over ceil(w/2) tiles; each thread t uses the arena
+ *  floats [scratch + t * scratch_stride, + hr_wino_scratch_floats()). */
 typedef struct hr_op {
     int32_t kind;
     int32_t k, stride;      /* kernel size (1 or 3) and stride (1 or 2); padding is k/2 */
@@ -47,7 +51,11 @@ typedef struct hr_op {
     hr_tensor up[HR_MAX_UP];
     const float *weights;   /* packed, see above */
     const float *bias;
+    int64_t scratch, scratch_stride; /* per-thread scratch in the arena (HR_OP_WINOGRAD) */
 } hr_op;
+
+/** Scratch floats one thread needs for an HR_OP_WINOGRAD op. */
+int64_t hr_wino_scratch_floats(int in_cb, int out_cb, int out_w);
 
 /** Picks the register tile for a convolution producing `out_cb` blocks of width `out_w`. */
 void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
@@ -56,6 +64,10 @@ void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *til
  *  reference != 0 selects the plain scalar kernels (for tests). */
 void hr_run(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch,
             int nthreads, int reference);
+
+/** hr_run (SIMD kernels) that also adds each op's wall time, in seconds, to op_seconds[i]. */
+void hr_run_profiled(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads,
+                     double *op_seconds);
 
 /** Packs NCHW floats (C channels, H x W) into a blocked, bordered tensor at dst (whose border
  *  must already be zero). Returns -1 if all values are finite, else the index of the first

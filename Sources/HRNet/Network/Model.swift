@@ -29,31 +29,51 @@ public final class Model {
     public let architecture: Architecture
     public let graph: Graph
     /// Per convolution: shape and where its packed weights and bias start in `packed`.
-    public struct PackedConv { public let cin: Int, cout: Int, k: Int, stride: Int; let weights: Int; let bias: Int }
+    public struct PackedConv {
+        public let cin: Int, cout: Int, k: Int, stride: Int
+        /// Stored as Winograd F(2x2,3x3) weights (16 transformed 1x1 convolutions).
+        public let winograd: Bool
+        let weights: Int, bias: Int
+    }
     public let convs: [PackedConv]
     let packed: AlignedFloats
 
-    public convenience init(path: String) throws {
+    /// Winograd reuses each transformed weight once per 2x2 tile, so on wide, low-resolution
+    /// layers it is bound by weight traffic; up to 128x128 channels it is faster than the direct
+    /// kernel on this project's machines (see hrnet-bench --profile).
+    static let winogradMaxChannelProduct = 128 * 128
+
+    /// Whether stride-1 3x3 convolutions of up to 128x128 channels run as Winograd F(2x2,3x3)
+    /// (the default) or all convolutions directly.
+    public let usesWinograd: Bool
+
+    public convenience init(path: String, winograd: Bool = true) throws {
         let ckpt = try Checkpoint(path: path)
-        try self.init(checkpoint: ckpt)
+        try self.init(checkpoint: ckpt, winograd: winograd)
     }
 
-    public init(checkpoint: Checkpoint) throws {
+    public init(checkpoint: Checkpoint, winograd: Bool = true) throws {
         let (graph, folded, arch) = try GraphBuilder.build(checkpoint)
         var total = 0
         var convs: [PackedConv] = []
         for c in folded {
             let ocb = (c.cout + 15) / 16, icb = (c.cin + 15) / 16
             let w = total
-            total += ocb * icb * c.k * c.k * 256
-            convs.append(PackedConv(cin: c.cin, cout: c.cout, k: c.k, stride: c.stride, weights: w, bias: total))
+            let wino = winograd && c.k == 3 && c.stride == 1 && c.cin * c.cout <= Self.winogradMaxChannelProduct
+            total += ocb * icb * (wino ? 16 : c.k * c.k) * 256
+            convs.append(PackedConv(cin: c.cin, cout: c.cout, k: c.k, stride: c.stride, winograd: wino, weights: w, bias: total))
             total += ocb * 16
             total = (total + 15) & ~15  // keep every conv 64-byte aligned
         }
         let packed = try AlignedFloats(count: total)
         for (c, p) in zip(folded, convs) {
-            Self.pack(c, into: packed.pointer + p.weights, bias: packed.pointer + p.bias)
+            if p.winograd {
+                Self.packWinograd(c, into: packed.pointer + p.weights, bias: packed.pointer + p.bias)
+            } else {
+                Self.pack(c, into: packed.pointer + p.weights, bias: packed.pointer + p.bias)
+            }
         }
+        self.usesWinograd = winograd
         self.architecture = arch
         self.graph = graph
         self.convs = convs
@@ -72,6 +92,32 @@ public final class Model {
                         for kx in 0..<k {
                             let dst = ((((ob * icb + ib) * k + ky) * k + kx) * 16 + il) * 16 + ol
                             w[dst] = src[((o * c.cin + i) * k + ky) * k + kx]
+                        }
+                    }
+                }
+            }
+        }
+        for o in 0..<c.cout { bias[o] = c.bias[o] }
+    }
+
+    /// U = G g G^T (in double) for every (oc, ic), packed as 16 1x1 convolutions
+    /// [p = 4i + j][Cout/16][Cin/16][16 ic][16 oc].
+    static func packWinograd(_ c: FoldedConv, into w: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>) {
+        let icb = (c.cin + 15) / 16, ocb = (c.cout + 15) / 16
+        let G: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        c.weights.withUnsafeBufferPointer { src in
+            for o in 0..<c.cout {
+                for i in 0..<c.cin {
+                    let g = (0..<9).map { Double(src[(o * c.cin + i) * 9 + $0]) }
+                    // t = G g (4x3), U = t G^T (4x4).
+                    var t = [Double](repeating: 0, count: 12)
+                    for r in 0..<4 { for col in 0..<3 { t[r * 3 + col] = G[r][0] * g[col] + G[r][1] * g[3 + col] + G[r][2] * g[6 + col] } }
+                    for r in 0..<4 {
+                        for q in 0..<4 {
+                            let u = t[r * 3] * G[q][0] + t[r * 3 + 1] * G[q][1] + t[r * 3 + 2] * G[q][2]
+                            let p = r * 4 + q
+                            let dst = (((p * ocb + o / 16) * icb + i / 16) * 16 + i % 16) * 16 + o % 16
+                            w[dst] = Float(u)
                         }
                     }
                 }

@@ -72,6 +72,7 @@ public final class Session {
             let s = shape(id)
             return hr_tensor(off: Int64(offset[id]), cb: Int32(s.cb), h: Int32(s.h), w: Int32(s.w))
         }
+        var winogradScratch = 0
         for (i, op) in g.ops.enumerated() {
             if offset[op.output] < 0 { allocate(op.output) }
             var o = hr_op()
@@ -95,9 +96,20 @@ public final class Session {
                 o.k = Int32(c.k); o.stride = Int32(c.stride); o.in_c = Int32(c.cin)
                 o.weights = model.weights(op.conv)
                 o.bias = model.bias(op.conv)
-                hr_choose_tile(o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
+                if c.winograd {
+                    // One fused op per row of 2x2 output tiles; its scratch is planned below.
+                    let tw = (Int(o.out.w) + 1) / 2
+                    o.kind = Int32(HR_OP_WINOGRAD)
+                    winogradScratch = max(winogradScratch, Int(hr_wino_scratch_floats(o.in.cb, o.out.cb, o.out.w)))
+                    hr_choose_tile(o.out.cb, Int32(tw), 16, Int32(t), &o.tile_b, &o.tile_t)
+                    planned.append(o)
+                } else {
+                    hr_choose_tile(o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
+                    planned.append(o)
+                }
+            } else {
+                planned.append(o)
             }
-            planned.append(o)
             var dead = Set<Int>([op.output])
             if op.kind == .conv { dead.insert(op.input) }
             if let r = op.residual { dead.insert(r) }
@@ -106,6 +118,15 @@ public final class Session {
                 let s = shape(d)
                 free["\(s.cb)x\(s.h)x\(s.w)", default: []].append(offset[d])
             }
+        }
+        // Per-thread Winograd scratch, shared by all Winograd ops (each uses it only while it runs).
+        if winogradScratch > 0 {
+            let stride = (winogradScratch + 15) & ~15
+            for i in planned.indices where planned[i].kind == Int32(HR_OP_WINOGRAD) {
+                planned[i].scratch = Int64(top)
+                planned[i].scratch_stride = Int64(stride)
+            }
+            top += stride * t
         }
         self.ops = planned
         self.arena = try AlignedFloats(count: top)
@@ -122,6 +143,35 @@ public final class Session {
         let b = try AlignedFloats(count: count)
         scratchBuffers[kind.rawValue] = b
         return b.pointer
+    }
+
+    /// Per-op wall time of `runs` passes over one crop of zeros, grouped by op shape:
+    /// (label, seconds per pass, multiply-adds per pass).
+    public func profile(runs: Int) throws -> [(label: String, seconds: Double, macs: Double)] {
+        var seconds = [Double](repeating: 0, count: ops.count)
+        let a = arena.pointer
+        for _ in 0..<runs {
+            ops.withUnsafeBufferPointer { p in
+                seconds.withUnsafeMutableBufferPointer { hr_run_profiled(p.baseAddress, Int32(p.count), a, 0, 1, Int32(threads), $0.baseAddress) }
+            }
+        }
+        var groups: [String: (Double, Double)] = [:]
+        for (i, op) in ops.enumerated() {
+            let label: String
+            var macs = 0.0
+            if op.kind == Int32(HR_OP_CONV) {
+                label = "conv\(op.k)x\(op.k) s\(op.stride) \(op.in_c)->\(op.out.cb * 16) @\(op.out.h)x\(op.out.w)\(op.n_up > 0 ? " +up" : "")"
+                macs = Double(op.in_c) * Double(op.out.cb * 16) * Double(op.k * op.k) * Double(op.out.h * op.out.w)
+            } else if op.kind == Int32(HR_OP_WINOGRAD) {
+                label = "wino3x3 \(op.in_c)->\(op.out.cb * 16) @\(op.out.h)x\(op.out.w)\(op.n_up > 0 ? " +up" : "")"
+                macs = Double(op.in_c) * Double(op.out.cb * 16) * 9 * Double(op.out.h * op.out.w)
+            } else {
+                label = "sum @\(op.out.h)x\(op.out.w)x\(op.out.cb * 16)"
+            }
+            let g = groups[label] ?? (0, 0)
+            groups[label] = (g.0 + seconds[i] / Double(runs), g.1 + macs)
+        }
+        return groups.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.seconds > $1.seconds }
     }
 
     public var inputCount: Int { 3 * inputHeight * inputWidth }
