@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A tensor of a checkpoint: a strided view into the memory-mapped file (no copy is made until
 /// `floats()` is asked for).
 public struct TensorView {
@@ -63,6 +67,15 @@ public struct TensorView {
         if exp == 0 { return Float(sign: sign != 0 ? .minus : .plus, exponent: -24, significand: Float(man)) }
         if exp == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (man << 13)) }
         return Float(bitPattern: sign | UInt32(exp + 112) << 23 | (man << 13))
+    }
+
+    /// Tells the kernel the tensor's file pages are no longer needed (they are re-read from the
+    /// file if touched again), so loading does not hold the whole checkpoint in memory.
+    public func releasePages() {
+        let page = 4096
+        let start = (Int(bitPattern: base) + page - 1) & ~(page - 1)
+        let end = (Int(bitPattern: base) + count * dtype.size) & ~(page - 1)
+        if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
     }
 
     /// Whether the tensor holds integers (e.g. BatchNorm's `num_batches_tracked`).

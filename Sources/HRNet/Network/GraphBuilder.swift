@@ -10,11 +10,15 @@ struct GraphBuilder {
     let ckpt: Checkpoint
     let what: String
     var graph = Graph()
-    var convs: [FoldedConv] = []
+    /// Shapes of the convolutions handed to `sink`, by index.
+    var convs: [(cin: Int, cout: Int, k: Int, stride: Int)] = []
+    /// Receives each folded convolution as soon as it is read (to pack it and drop the copy).
+    let sink: (FoldedConv) throws -> Void
     private let keySet: Set<String>
 
-    init(_ ckpt: Checkpoint) {
+    init(_ ckpt: Checkpoint, sink: @escaping (FoldedConv) throws -> Void) {
         self.ckpt = ckpt
+        self.sink = sink
         self.what = Checkpoint.displayName(ckpt.path)
         self.keySet = Set(ckpt.keys)
     }
@@ -71,7 +75,12 @@ struct GraphBuilder {
                 bias[o] = Float(Double(p[1][o]) + (Double(bias[o]) - Double(p[2][o])) * scale)
             }
         }
-        convs.append(FoldedConv(name: c, cin: cin, cout: co, k: kk, stride: stride, weights: weights, bias: bias))
+        try sink(FoldedConv(name: c, cin: cin, cout: co, k: kk, stride: stride, weights: weights, bias: bias))
+        for part in ["weight", "bias", "running_mean", "running_var"] {
+            ckpt.tensors["\(bn ?? c).\(part)"]?.releasePages()
+        }
+        w.releasePages()
+        convs.append((cin, co, kk, stride))
         return convs.count - 1
     }
 
@@ -109,12 +118,13 @@ struct GraphBuilder {
         return convOp(c2, a, relu: true, residual: residual)
     }
 
-    static func build(_ ckpt: Checkpoint) throws -> (Graph, [FoldedConv], Architecture) {
-        var b = GraphBuilder(ckpt)
+    /// Reads the network; every convolution goes to `sink` in graph order (index = call order).
+    static func build(_ ckpt: Checkpoint, sink: @escaping (FoldedConv) throws -> Void) throws -> (Graph, Architecture) {
+        var b = GraphBuilder(ckpt, sink: sink)
         return try b.run()
     }
 
-    mutating func run() throws -> (Graph, [FoldedConv], Architecture) {
+    mutating func run() throws -> (Graph, Architecture) {
         guard has("conv1.weight"), has("layer1.0.conv1.weight") || has("stage2.0.branches.0.0.conv1.weight") else {
             let sample = ckpt.keys.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
             throw HRNetError.model("\(what): not a pose HRNet checkpoint: no 'conv1.weight' / 'layer1.0.conv1.weight' keys (it has \(ckpt.keys.count) tensors, e.g. \(sample))")
@@ -200,7 +210,7 @@ struct GraphBuilder {
         let arch = Architecture(width: channels(xs[0]), joints: convs[head].cout, finalKernel: convs[head].k,
                                 stageChannels: stageChannels, stageModules: stageModules, stageBlocks: stageBlocks,
                                 layer1Blocks: l1.count, parameters: params)
-        return (graph, convs, arch)
+        return (graph, arch)
     }
 
     /// Exchange unit: output i = ReLU(x_i + sum_{j>i} up(conv1x1(x_j)) + sum_{j<i} downsample(x_j)).

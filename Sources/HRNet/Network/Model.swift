@@ -33,10 +33,10 @@ public final class Model {
         public let cin: Int, cout: Int, k: Int, stride: Int
         /// Stored as Winograd F(2x2,3x3) weights (16 transformed 1x1 convolutions).
         public let winograd: Bool
-        let weights: Int, bias: Int
+        let weights: Int, bias: Int   // storage index, and the bias's offset in it
     }
     public let convs: [PackedConv]
-    let packed: AlignedFloats
+    let storage: [AlignedFloats]
 
     /// Winograd reuses each transformed weight once per 2x2 tile, so on wide, low-resolution
     /// layers it is bound by weight traffic; up to 128x128 channels it is faster than the direct
@@ -53,31 +53,29 @@ public final class Model {
     }
 
     public init(checkpoint: Checkpoint, winograd: Bool = true) throws {
-        let (graph, folded, arch) = try GraphBuilder.build(checkpoint)
-        var total = 0
+        // Each convolution is packed as soon as it is folded, so at most one unpacked copy of a
+        // layer exists at a time; the checkpoint's pages are released as they are consumed.
         var convs: [PackedConv] = []
-        for c in folded {
+        var storage: [AlignedFloats] = []
+        let (graph, arch) = try GraphBuilder.build(checkpoint) { c in
             let ocb = (c.cout + 15) / 16, icb = (c.cin + 15) / 16
-            let w = total
             let wino = winograd && c.k == 3 && c.stride == 1 && c.cin * c.cout <= Self.winogradMaxChannelProduct
-            total += ocb * icb * (wino ? 16 : c.k * c.k) * 256
-            convs.append(PackedConv(cin: c.cin, cout: c.cout, k: c.k, stride: c.stride, winograd: wino, weights: w, bias: total))
-            total += ocb * 16
-            total = (total + 15) & ~15  // keep every conv 64-byte aligned
-        }
-        let packed = try AlignedFloats(count: total)
-        for (c, p) in zip(folded, convs) {
-            if p.winograd {
-                Self.packWinograd(c, into: packed.pointer + p.weights, bias: packed.pointer + p.bias)
+            let wcount = ocb * icb * (wino ? 16 : c.k * c.k) * 256
+            let buf = try AlignedFloats(count: wcount + ocb * 16)
+            if wino {
+                Self.packWinograd(c, into: buf.pointer, bias: buf.pointer + wcount)
             } else {
-                Self.pack(c, into: packed.pointer + p.weights, bias: packed.pointer + p.bias)
+                Self.pack(c, into: buf.pointer, bias: buf.pointer + wcount)
             }
+            convs.append(PackedConv(cin: c.cin, cout: c.cout, k: c.k, stride: c.stride, winograd: wino,
+                                    weights: storage.count, bias: wcount))
+            storage.append(buf)
         }
-        self.usesWinograd = winograd
         self.architecture = arch
         self.graph = graph
         self.convs = convs
-        self.packed = packed
+        self.storage = storage
+        self.usesWinograd = winograd
     }
 
     /// OIHW -> [Cout/16][Cin/16][k][k][16 ic][16 oc], zero-padded.
@@ -105,13 +103,17 @@ public final class Model {
     static func packWinograd(_ c: FoldedConv, into w: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>) {
         let icb = (c.cin + 15) / 16, ocb = (c.cout + 15) / 16
         let G: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        var t = [Double](repeating: 0, count: 12)
         c.weights.withUnsafeBufferPointer { src in
             for o in 0..<c.cout {
                 for i in 0..<c.cin {
-                    let g = (0..<9).map { Double(src[(o * c.cin + i) * 9 + $0]) }
+                    let g = src.baseAddress! + (o * c.cin + i) * 9
                     // t = G g (4x3), U = t G^T (4x4).
-                    var t = [Double](repeating: 0, count: 12)
-                    for r in 0..<4 { for col in 0..<3 { t[r * 3 + col] = G[r][0] * g[col] + G[r][1] * g[3 + col] + G[r][2] * g[6 + col] } }
+                    for r in 0..<4 {
+                        for col in 0..<3 {
+                            t[r * 3 + col] = G[r][0] * Double(g[col]) + G[r][1] * Double(g[3 + col]) + G[r][2] * Double(g[6 + col])
+                        }
+                    }
                     for r in 0..<4 {
                         for q in 0..<4 {
                             let u = t[r * 3] * G[q][0] + t[r * 3 + 1] * G[q][1] + t[r * 3 + 2] * G[q][2]
@@ -126,8 +128,8 @@ public final class Model {
         for o in 0..<c.cout { bias[o] = c.bias[o] }
     }
 
-    func weights(_ conv: Int) -> UnsafePointer<Float> { UnsafePointer(packed.pointer + convs[conv].weights) }
-    func bias(_ conv: Int) -> UnsafePointer<Float> { UnsafePointer(packed.pointer + convs[conv].bias) }
+    func weights(_ conv: Int) -> UnsafePointer<Float> { UnsafePointer(storage[convs[conv].weights].pointer) }
+    func bias(_ conv: Int) -> UnsafePointer<Float> { UnsafePointer(storage[convs[conv].weights].pointer + convs[conv].bias) }
 
     /// Multiply-adds per crop at input size h x w, in units of 1e9.
     public func gmacs(height h: Int, width w: Int) -> Double {
