@@ -154,9 +154,11 @@ void hrnet_model_release(hrnet_model *model);
 void hrnet_options_init(hrnet_options *options);
 
 /** Creates a session on a loaded model. `options` may be NULL (defaults). On failure
- *  *out_session is set to NULL (as *out_model is by hrnet_model_load). Memory for the
- *  activations is planned here; the first hrnet_forward() with a given batch size allocates it,
- *  later calls allocate nothing. */
+ *  *out_session is set to NULL (as *out_model is by hrnet_model_load). All activation memory is
+ *  planned and allocated here (crops run one after another through one arena, so its size does
+ *  not depend on the batch): hrnet_forward() allocates nothing. The pipeline calls
+ *  (hrnet_estimate_*) keep growable buffers for their crops and heatmaps, allocated when a
+ *  larger batch than before is first seen. */
 hrnet_status hrnet_session_create(hrnet_model *model, const hrnet_options *options,
                                   hrnet_session **out_session);
 /** hrnet_model_load() + hrnet_session_create() in one call; the session holds the model. */
