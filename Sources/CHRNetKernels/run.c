@@ -33,36 +33,48 @@ void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *til
     *tile_t = bt;
 }
 
-static void run_op(const hr_op *op, float *a, int simd) {
-    const int h = op->out.h, w = op->out.w;
-    if (op->kind == HR_OP_CONV && simd) {
-        const int B = op->tile_b, T = op->tile_t;
-        const int tasks = (op->out.cb / B) * h;
-#pragma omp for schedule(static)
-        for (int task = 0; task < tasks; task++) {
-            const int g = task / h, oy = task % h;
-            for (int ox0 = 0; ox0 < w; ox0 += T) {
-                const int t = w - ox0 < T ? w - ox0 : T;
-                hr_conv_rows_avx512(op, a, g * B, oy, ox0, B, t);
-            }
-        }
-    } else if (op->kind == HR_OP_CONV) {
-        const int tasks = op->out.cb * h;
-#pragma omp for schedule(static)
-        for (int task = 0; task < tasks; task++) hr_conv_ref_task(op, a, task / h, task % h);
-    } else if (op->kind == HR_OP_WINOGRAD) {
-        const int th = (h + 1) / 2;
-        const int64_t scratch = op->scratch + (int64_t)omp_get_thread_num() * op->scratch_stride;
-#pragma omp for schedule(static)
-        for (int ty = 0; ty < th; ty++) {
-            if (simd) hr_wino_row_avx512(op, a, scratch, ty);
-            else hr_wino_row_ref(op, a, scratch, ty);
-        }
-    } else {
-        const int tasks = op->out.cb * h;
-#pragma omp for schedule(static)
-        for (int task = 0; task < tasks; task++) hr_sum_task(op, a, task / h, task % h, simd);
+/* Every op is a list of independent tasks (rows of output, or of output tiles). */
+static int op_tasks(const hr_op *op, int simd) {
+    const int h = op->out.h;
+    switch (op->kind) {
+    case HR_OP_CONV: return (op->out.cb / (simd ? op->tile_b : 1)) * h;
+    case HR_OP_WINOGRAD: return (h + 1) / 2;
+    default: return op->out.cb * h;
     }
+}
+
+static inline void run_task(const hr_op *op, float *a, int simd, int task, int64_t scratch) {
+    const int h = op->out.h, w = op->out.w;
+    switch (op->kind) {
+    case HR_OP_CONV:
+        if (simd) {
+            const int B = op->tile_b, T = op->tile_t, g = task / h, oy = task % h;
+            for (int ox0 = 0; ox0 < w; ox0 += T) hr_conv_rows_avx512(op, a, g * B, oy, ox0, B, w - ox0 < T ? w - ox0 : T);
+        } else {
+            hr_conv_ref_task(op, a, task / h, task % h);
+        }
+        break;
+    case HR_OP_WINOGRAD:
+        if (simd) hr_wino_row_avx512(op, a, scratch, task);
+        else hr_wino_row_ref(op, a, scratch, task);
+        break;
+    default:
+        hr_sum_task(op, a, task / h, task % h, simd);
+    }
+}
+
+/* Inside a parallel region: the team shares the op's tasks (implicit barrier at the end). */
+static void run_op_shared(const hr_op *op, float *a, int simd) {
+    const int tasks = op_tasks(op, simd);
+    const int64_t scratch = op->scratch + (int64_t)omp_get_thread_num() * op->scratch_stride;
+#pragma omp for schedule(static)
+    for (int task = 0; task < tasks; task++) run_task(op, a, simd, task, scratch);
+}
+
+/* One thread runs all of the op's tasks (image-parallel mode). */
+static void run_op_alone(const hr_op *op, float *a, int simd) {
+    const int tasks = op_tasks(op, simd);
+    for (int task = 0; task < tasks; task++) run_task(op, a, simd, task, op->scratch);
 }
 
 static void run_all(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads,
@@ -80,7 +92,7 @@ static void run_all(const hr_op *ops, int n, float *arena, int64_t image_stride,
 #pragma omp master
                 t0 = omp_get_wtime();
             }
-            run_op(&ops[i], a, simd);  /* ends with the worksharing loop's barrier */
+            run_op_shared(&ops[i], a, simd);
             if (op_seconds) {
 #pragma omp master
                 op_seconds[i] += omp_get_wtime() - t0;
@@ -96,4 +108,31 @@ void hr_run(const hr_op *ops, int n, float *arena, int64_t image_stride, int bat
 void hr_run_profiled(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads,
                      double *op_seconds) {
     run_all(ops, n, arena, image_stride, batch, nthreads, 0, op_seconds);
+}
+
+/* Image-parallel: thread t runs images t, t + nthreads, ... alone in arena slot t, packing its
+ * input and unpacking its output itself. No barrier inside a pass: on small layers this scales
+ * better than splitting each layer between the threads. */
+void hr_run_images(const hr_op *ops, int n, float *arena, int64_t slot_stride, int nthreads, int reference,
+                   const float *input, int batch, int in_c, int in_h, int in_w, int64_t in_off,
+                   float *output, int out_c, int out_h, int out_w, int64_t out_off, int64_t *bad) {
+    const int simd = !reference && hr_cpu_has_avx512();
+    const int64_t in_count = (int64_t)in_c * in_h * in_w, out_count = (int64_t)out_c * out_h * out_w;
+    if (nthreads < 1) nthreads = 1;
+    *bad = -1;
+#pragma omp parallel num_threads(nthreads)
+    {
+        const int t = omp_get_thread_num();
+        float *a = arena + (int64_t)t * slot_stride;
+        for (int img = t; img < batch; img += nthreads) {
+            const int64_t b = hr_pack_input(input + img * in_count, in_c, in_h, in_w, a + in_off);
+            if (b >= 0) {
+#pragma omp critical(hr_bad_input)
+                if (*bad < 0 || img * in_count + b < *bad) *bad = img * in_count + b;
+                continue;
+            }
+            for (int i = 0; i < n; i++) run_op_alone(&ops[i], a, simd);
+            hr_unpack_output(a + out_off, out_c, out_h, out_w, output + img * out_count);
+        }
+    }
 }

@@ -69,6 +69,15 @@ void hr_run(const hr_op *ops, int n, float *arena, int64_t image_stride, int bat
 void hr_run_profiled(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads,
                      double *op_seconds);
 
+/** Image-parallel run: thread t (of nthreads) processes images t, t + nthreads, ... alone, in
+ *  the arena slot at arena + t * slot_stride (each slot a full plan: input tensor at in_off,
+ *  output tensor at out_off, Winograd scratch at the op's scratch offset). input: batch NCHW
+ *  images of in_c x in_h x in_w; output: batch x out_c x out_h x out_w. *bad: -1, or the index of
+ *  the first non-finite input value found (that image's output is then not written). */
+void hr_run_images(const hr_op *ops, int n, float *arena, int64_t slot_stride, int nthreads, int reference,
+                   const float *input, int batch, int in_c, int in_h, int in_w, int64_t in_off,
+                   float *output, int out_c, int out_h, int out_w, int64_t out_off, int64_t *bad);
+
 /** Packs NCHW floats (C channels, H x W) into a blocked, bordered tensor at dst (whose border
  *  must already be zero). Returns -1 if all values are finite, else the index of the first
  *  non-finite value (dst is then partly written). */

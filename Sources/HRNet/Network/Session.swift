@@ -14,6 +14,7 @@ public final class Session {
 
     private var ops: [hr_op]
     private let arena: AlignedFloats
+    private let slotStride: Int
     private let inputTensor: hr_tensor
     private let outputTensor: hr_tensor
     /// Bytes of activation memory per session.
@@ -129,7 +130,10 @@ public final class Session {
             top += stride * t
         }
         self.ops = planned
-        self.arena = try AlignedFloats(count: top)
+        // One arena slot per thread: batches run one image per thread where they can.
+        let slot = (top + 1023) & ~1023
+        self.slotStride = slot
+        self.arena = try AlignedFloats(count: slot * t)
         self.inputTensor = desc(g.input)
         self.outputTensor = desc(g.output)
     }
@@ -177,18 +181,30 @@ public final class Session {
     public var inputCount: Int { 3 * inputHeight * inputWidth }
     public var heatmapCount: Int { joints * heatmapHeight * heatmapWidth }
 
-    /// Runs `batch` crops of normalised NCHW input into NCHW heatmaps.
+    /// Runs `batch` crops of normalised NCHW input into NCHW heatmaps. Whole rounds of `threads`
+    /// crops run one crop per thread (no barriers); the rest split each layer between threads.
     public func forward(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>) throws {
         guard batch >= 1 else { throw HRNetError.invalidArgument("batch size is \(batch); it must be at least 1") }
         let a = arena.pointer
         let h = inputHeight, w = inputWidth
-        for b in 0..<batch {
-            let bad = hr_pack_input(input + b * inputCount, 3, Int32(h), Int32(w), a + Int(inputTensor.off))
-            if bad >= 0 {
-                let i = Int(bad)
-                let (c, y, x) = (i / (h * w), (i / w) % h, i % w)
-                throw HRNetError.invalidArgument("input value at [\(b), \(c), \(y), \(x)] is not finite (\(input[b * inputCount + i]))")
+        func nonFinite(_ i: Int) -> HRNetError {
+            let per = inputCount
+            let (b, r) = (i / per, i % per)
+            return .invalidArgument("input value at [\(b), \(r / (h * w)), \((r / w) % h), \(r % w)] is not finite (\(input[i]))")
+        }
+        let parallel = threads > 1 ? (batch / threads) * threads : 0
+        if parallel > 0 {
+            var bad: Int64 = -1
+            ops.withUnsafeBufferPointer { p in
+                hr_run_images(p.baseAddress, Int32(p.count), a, Int64(slotStride), Int32(threads), useReferenceKernels ? 1 : 0,
+                              input, Int32(parallel), 3, Int32(h), Int32(w), inputTensor.off,
+                              output, Int32(joints), Int32(heatmapHeight), Int32(heatmapWidth), outputTensor.off, &bad)
             }
+            if bad >= 0 { throw nonFinite(Int(bad)) }
+        }
+        for b in parallel..<batch {
+            let bad = hr_pack_input(input + b * inputCount, 3, Int32(h), Int32(w), a + Int(inputTensor.off))
+            if bad >= 0 { throw nonFinite(b * inputCount + Int(bad)) }
             ops.withUnsafeBufferPointer { p in
                 hr_run(p.baseAddress, Int32(p.count), a, 0, 1, Int32(threads), useReferenceKernels ? 1 : 0)
             }
