@@ -20,6 +20,7 @@ let package = Package(
     products: [
         .library(name: "hrnet", type: .dynamic, targets: ["HRNetCAPI"]),
         .executable(name: "hrnet-bench", targets: ["hrnet-bench"]),
+        .executable(name: "hrnet-pose", targets: ["hrnet-pose"]),
     ],
     targets: [
         .target(
@@ -42,6 +43,17 @@ let package = Package(
             name: "hrnet-bench",
             dependencies: ["HRNet"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
+        // PNG/JPEG reading and PNG writing for hrnet-pose, on Debian's libpng and libjpeg-turbo
+        // (libpng-dev, libjpeg-dev; installed by .ci/setup).
+        .target(
+            name: "CImageIO",
+            cSettings: [.unsafeFlags(["-O2", "-std=gnu11"])],
+            linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]
+        ),
+        .executableTarget(
+            name: "hrnet-pose",
+            dependencies: ["HRNet", "CImageIO"]
         ),
         .testTarget(
             name: "HRNetTests",

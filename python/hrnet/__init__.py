@@ -3,6 +3,8 @@
     import hrnet
     with hrnet.Session("coco_w8.pth") as s:            # or hrnet.Session(hrnet.Model(path))
         heatmaps = s.forward(x)                         # x: N x 3 x H x W normalised float32
+        kp, scores, areas = s.estimate_boxes(frame, boxes)  # frame H x W x 3 uint8, boxes N x 4
+        keep = hrnet.oks_nms(kp, scores, areas)         # indices of the people to report
 
 The shared library is looked up in $HRNET_LIBRARY, then next to this package
 (hrnet/libhrnet.so), then in <repo>/.build/release/libhrnet.so (build it with
@@ -11,10 +13,12 @@ The shared library is looked up in $HRNET_LIBRARY, then next to this package
 
 from . import _lib
 from .errors import HRNetError, Status, status_string
+from .pipeline import Skeleton, box_area, decode_heatmaps, oks_nms, skeleton
 from .session import Info, Model, Session
 
 __all__ = ["Session", "Model", "Info", "HRNetError", "Status", "status_string", "version",
-           "version_number", "library_path", "__version__"]
+           "version_number", "library_path", "__version__", "Skeleton", "skeleton",
+           "decode_heatmaps", "oks_nms", "box_area"]
 
 
 def version():

@@ -43,6 +43,42 @@ class hrnet_info(ctypes.Structure):
     ]
 
 
+class hrnet_image(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.POINTER(ctypes.c_uint8)),
+        ("width", ctypes.c_int32),
+        ("height", ctypes.c_int32),
+        ("stride", ctypes.c_size_t),
+        ("format", ctypes.c_int32),
+    ]
+
+
+class hrnet_box(ctypes.Structure):
+    _fields_ = [
+        ("x", ctypes.c_float),
+        ("y", ctypes.c_float),
+        ("width", ctypes.c_float),
+        ("height", ctypes.c_float),
+        ("score", ctypes.c_float),
+    ]
+
+
+class hrnet_estimate_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("flip", ctypes.c_int32),
+        ("decode", ctypes.c_int32),
+        ("flip_pairs", ctypes.POINTER(ctypes.c_int32)),
+        ("num_flip_pairs", ctypes.c_int32),
+    ]
+
+
+# hrnet_pixel_format, hrnet_decode_method, hrnet_skeleton values.
+PIXEL_RGB8, PIXEL_BGR8, PIXEL_RGBA8 = 0, 1, 2
+DECODE_STANDARD, DECODE_DARK = 0, 1
+SKELETON_COCO17, SKELETON_MPII16 = 0, 1
+
+
 # Opaque handles: only ever used through pointers.
 class hrnet_model(ctypes.Structure):
     pass
@@ -55,6 +91,11 @@ class hrnet_session(ctypes.Structure):
 model_p = ctypes.POINTER(hrnet_model)
 session_p = ctypes.POINTER(hrnet_session)
 float_p = ctypes.POINTER(ctypes.c_float)
+int32_p = ctypes.POINTER(ctypes.c_int32)
+const_int32_pp = ctypes.POINTER(int32_p)
+image_p = ctypes.POINTER(hrnet_image)
+box_p = ctypes.POINTER(hrnet_box)
+estimate_options_p = ctypes.POINTER(hrnet_estimate_options)
 status_t = ctypes.c_int  # enum hrnet_status (an int-sized C enum)
 
 
@@ -108,6 +149,28 @@ def _declare(lib):
         ("hrnet_session_info", status_t, [session_p, ctypes.POINTER(hrnet_info)]),
         ("hrnet_forward", status_t,
          [session_p, float_p, ctypes.c_size_t, ctypes.c_size_t, float_p, ctypes.c_size_t]),
+        # pipeline
+        ("hrnet_estimate_options_init", None, [estimate_options_p]),
+        ("hrnet_estimate_crops", status_t,
+         [session_p, image_p, ctypes.c_size_t, estimate_options_p,
+          float_p, ctypes.c_size_t, float_p, float_p, ctypes.c_size_t]),
+        ("hrnet_estimate_boxes", status_t,
+         [session_p, image_p, box_p, ctypes.c_size_t, estimate_options_p,
+          float_p, ctypes.c_size_t, float_p, float_p, float_p, ctypes.c_size_t]),
+        ("hrnet_decode_heatmaps", status_t,
+         [float_p, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+          box_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, float_p, ctypes.c_size_t]),
+        ("hrnet_box_area", ctypes.c_double, [box_p, ctypes.c_int32, ctypes.c_int32]),
+        ("hrnet_oks_nms", status_t,
+         [float_p, float_p, float_p, ctypes.c_size_t, ctypes.c_int32, float_p, ctypes.c_float,
+          int32_p, ctypes.POINTER(ctypes.c_size_t)]),
+        # skeletons
+        ("hrnet_skeleton_for_joints", ctypes.c_int32, [ctypes.c_int32]),
+        ("hrnet_skeleton_joint_count", ctypes.c_int32, [ctypes.c_int32]),
+        ("hrnet_skeleton_joint_name", ctypes.c_char_p, [ctypes.c_int32, ctypes.c_int32]),
+        ("hrnet_skeleton_limbs", ctypes.c_int32, [ctypes.c_int32, const_int32_pp]),
+        ("hrnet_skeleton_flip_pairs", ctypes.c_int32, [ctypes.c_int32, const_int32_pp]),
+        ("hrnet_skeleton_sigmas", float_p, [ctypes.c_int32]),
     ]
     for name, restype, argtypes in proto:
         try:

@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from . import _lib
+from . import _lib, pipeline
 from .errors import check
 
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
@@ -242,3 +242,53 @@ class Session:
         return out
 
     __call__ = forward
+
+    # --- pipeline: images to keypoints ------------------------------------------------
+
+    @property
+    def skeleton(self):
+        """The :class:`hrnet.Skeleton` of this model's joint count (COCO for 17, MPII for 16),
+        or None if no built-in skeleton has that many joints."""
+        try:
+            return pipeline.skeleton(self._info.joints)
+        except ValueError:
+            return None
+
+    def estimate_crops(self, crops, flip=True, decode="standard", flip_pairs=None,
+                       return_heatmaps=False, pixel_format=None):
+        """One pose per crop (hrnet_estimate_crops).
+
+        ``crops``: a list of H x W x 3 (or x 4) uint8 images, each already cut around one person
+        (sizes may differ), or an N x H x W x C array. Each is fitted into the network input
+        with its aspect ratio kept (centred, zero padding). ``pixel_format``: ``"rgb"``,
+        ``"bgr"`` (OpenCV) or ``"rgba"`` (alpha ignored); default ``"rgb"`` for 3 channels and
+        ``"rgba"`` for 4. ``flip``: flip test (the mirrored crop runs in the same batch).
+        ``decode``: ``"standard"`` (published) or ``"dark"``. ``flip_pairs``: left/right joint
+        index pairs, default the model's skeleton.
+
+        Returns ``(keypoints, person_scores)``: N x K x 3 float32 (x, y, score) in each crop's
+        pixels, and N float32 (mean of the keypoint scores above 0.2); with
+        ``return_heatmaps=True`` also the N x K x h x w heatmaps after flip merging.
+        """
+        return pipeline.estimate_crops(self, crops, flip=flip, decode=decode, flip_pairs=flip_pairs,
+                                       return_heatmaps=return_heatmaps, pixel_format=pixel_format)
+
+    def estimate_boxes(self, frame, boxes, flip=True, decode="standard", flip_pairs=None,
+                       return_heatmaps=False, pixel_format=None):
+        """One pose per person box in a frame, as the published top-down test code
+        (hrnet_estimate_boxes): each box is widened to the input aspect ratio, enlarged 1.25x
+        and warped onto the input (bilinear, outside the frame = black), all boxes in one batch.
+
+        ``frame``: H x W x 3 (or x 4) uint8 image; any row stride (a slice of a larger image is
+        used in place when its pixels are contiguous within a row, else copied).
+        ``boxes``: N x 4 (x, y, w, h) or N x 5 (x, y, w, h, detector score) in frame pixels.
+        Boxes partly outside the frame are normal; a box with no overlap with the frame raises
+        HRNetError. Other arguments as for :meth:`estimate_crops`.
+
+        Returns ``(keypoints, person_scores, person_areas)``: N x K x 3 float32 in frame pixels,
+        N person scores (box score x mean keypoint score above 0.2) and N areas of the enlarged
+        boxes (for :func:`hrnet.oks_nms`); with ``return_heatmaps=True`` also the heatmaps.
+        """
+        return pipeline.estimate_boxes(self, frame, boxes, flip=flip, decode=decode,
+                                       flip_pairs=flip_pairs, return_heatmaps=return_heatmaps,
+                                       pixel_format=pixel_format)

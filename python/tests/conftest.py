@@ -65,3 +65,37 @@ def mpii_session():
     s = hrnet.Session(fixture_path("mpii_w16_b2.pth"))
     yield s
     s.close()
+
+
+# --- the trained model and the sample frames (end-to-end pipeline tests) --------------------
+
+SAMPLES = REPO / "examples" / "samples"
+SYNTH_MODEL = MODELS / "synth_w16_128x96.pth"
+SYNTH_INPUT = (128, 96)  # the size it was trained at; a checkpoint does not record it
+
+
+@pytest.fixture(scope="session")
+def synth_session():
+    assert SYNTH_MODEL.is_file(), "model missing: %s" % SYNTH_MODEL
+    s = hrnet.Session(SYNTH_MODEL, input_size=SYNTH_INPUT, threads=2)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def samples():
+    """(gt dict, list of (image record, H x W x 3 uint8 frame, N x 5 boxes [x, y, w, h, score]))
+    from examples/samples, boxes from dets.json (category 1, no score filter)."""
+    import json
+
+    from pngio import read_png
+    gt = json.loads((SAMPLES / "gt.json").read_text())
+    dets = json.loads((SAMPLES / "dets.json").read_text())
+    frames = []
+    for im in gt["images"]:
+        frame = read_png(SAMPLES / "images" / im["file_name"])
+        assert frame.shape == (im["height"], im["width"], 3) and frame.dtype == np.uint8
+        boxes = np.array([d["bbox"] + [d["score"]] for d in dets
+                          if d["image_id"] == im["id"] and d["category_id"] == 1], np.float64)
+        frames.append((im, frame, boxes.reshape(-1, 5)))
+    return gt, frames

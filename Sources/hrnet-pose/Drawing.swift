@@ -1,0 +1,94 @@
+// Skeleton overlays on an 8-bit RGB image: limbs as thick segments, joints as outlined discs,
+// coloured by keypoint score (red at the 0.2 cut-off, through yellow, to green at 1).
+// Edges get one pixel of coverage-based blending, which is enough to keep lines from stepping.
+import HRNet
+
+struct RGBImage {
+    var pixels: [UInt8]
+    let width: Int, height: Int
+
+    /// Blends `color` into pixel (x, y) with weight `a` in [0, 1].
+    mutating func blend(_ x: Int, _ y: Int, _ color: (UInt8, UInt8, UInt8), _ a: Double) {
+        guard x >= 0, y >= 0, x < width, y < height, a > 0 else { return }
+        let i = (y * width + x) * 3
+        let w = min(a, 1)
+        func mix(_ old: UInt8, _ new: UInt8) -> UInt8 {
+            UInt8(max(0, min(255, (Double(old) * (1 - w) + Double(new) * w).rounded())))
+        }
+        pixels[i] = mix(pixels[i], color.0)
+        pixels[i + 1] = mix(pixels[i + 1], color.1)
+        pixels[i + 2] = mix(pixels[i + 2], color.2)
+    }
+
+    /// A segment of half-width `r` (pixel centres within r of the segment are covered).
+    mutating func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, radius r: Double,
+                       color: (UInt8, UInt8, UInt8)) {
+        let minX = max(0, Int((min(x0, x1) - r - 1).rounded(.down)))
+        let maxX = min(width - 1, Int((max(x0, x1) + r + 1).rounded(.up)))
+        let minY = max(0, Int((min(y0, y1) - r - 1).rounded(.down)))
+        let maxY = min(height - 1, Int((max(y0, y1) + r + 1).rounded(.up)))
+        guard minX <= maxX, minY <= maxY else { return }
+        let dx = x1 - x0, dy = y1 - y0
+        let len2 = dx * dx + dy * dy
+        for y in minY...maxY {
+            for x in minX...maxX {
+                let px = Double(x), py = Double(y)
+                var t = len2 > 0 ? ((px - x0) * dx + (py - y0) * dy) / len2 : 0
+                t = max(0, min(1, t))
+                let ex = px - (x0 + t * dx), ey = py - (y0 + t * dy)
+                let d = (ex * ex + ey * ey).squareRoot()
+                blend(x, y, color, r + 0.5 - d)
+            }
+        }
+    }
+
+    /// A disc of radius `r` filled with `fill`, with a one-pixel `outline` ring.
+    mutating func disc(_ cx: Double, _ cy: Double, radius r: Double, fill: (UInt8, UInt8, UInt8),
+                       outline: (UInt8, UInt8, UInt8)) {
+        let minX = max(0, Int((cx - r - 1).rounded(.down))), maxX = min(width - 1, Int((cx + r + 1).rounded(.up)))
+        let minY = max(0, Int((cy - r - 1).rounded(.down))), maxY = min(height - 1, Int((cy + r + 1).rounded(.up)))
+        guard minX <= maxX, minY <= maxY else { return }
+        for y in minY...maxY {
+            for x in minX...maxX {
+                let d = ((Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy)).squareRoot()
+                blend(x, y, outline, r + 0.5 - d)
+                blend(x, y, fill, r - 0.5 - d)
+            }
+        }
+    }
+}
+
+/// Keypoints and limbs below this score are not drawn.
+let drawScoreThreshold: Float = 0.2
+
+/// Red (at the threshold) -> yellow -> green (score 1).
+func scoreColor(_ s: Float) -> (UInt8, UInt8, UInt8) {
+    let t = Double(max(0, min(1, (s - drawScoreThreshold) / (1 - drawScoreThreshold))))
+    let r = 255 * min(1, 2 * (1 - t)), g = 255 * min(1, 2 * t)
+    return (UInt8(r.rounded()), UInt8(g.rounded()), 40)
+}
+
+/// Draws each person (K x (x, y, score) in `keypoints`, `count` people) with `skeleton`'s limbs;
+/// with no skeleton (an unusual joint count), joints only.
+func drawPoses(_ image: inout RGBImage, keypoints: [Float], count: Int, joints k: Int, skeleton: Skeleton?) {
+    let scale = Double(max(image.width, image.height)) / 320
+    let lineRadius = max(1.0, 1.2 * scale), jointRadius = max(2.5, 3.0 * scale)
+    for p in 0..<count {
+        func point(_ j: Int) -> (Double, Double, Float)? {
+            let b = (p * k + j) * 3
+            let x = keypoints[b], y = keypoints[b + 1], s = keypoints[b + 2]
+            guard x.isFinite, y.isFinite, s.isFinite, s >= drawScoreThreshold else { return nil }
+            return (Double(x), Double(y), s)
+        }
+        for (a, b) in skeleton?.limbs ?? [] where a < k && b < k {
+            guard let pa = point(a), let pb = point(b) else { continue }
+            // A dark underlay keeps limbs visible on any background.
+            image.line(pa.0, pa.1, pb.0, pb.1, radius: lineRadius + 1, color: (20, 20, 20))
+            image.line(pa.0, pa.1, pb.0, pb.1, radius: lineRadius, color: scoreColor(min(pa.2, pb.2)))
+        }
+        for j in 0..<k {
+            guard let pj = point(j) else { continue }
+            image.disc(pj.0, pj.1, radius: jointRadius, fill: scoreColor(pj.2), outline: (20, 20, 20))
+        }
+    }
+}

@@ -1,0 +1,515 @@
+// hrnet-pose: images (and person boxes) in, COCO keypoint results JSON and skeleton drawings out,
+// through libhrnet's published top-down pipeline (Session.estimate(frame:boxes:), OKS-NMS).
+import CImageIO
+import Foundation
+import HRNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let usage = """
+usage: hrnet-pose --model FILE [options] IMAGE_OR_DIR...
+
+Estimates human poses with an HRNet checkpoint, the published top-down way: each person box is
+widened to the network's aspect ratio, enlarged 1.25x and warped onto the input; the network runs
+on all boxes of an image in one batch (with the flip test); heatmaps are decoded to keypoints;
+duplicate people are removed by OKS-NMS. Results are COCO keypoint results JSON: one entry
+{"image_id", "category_id": 1, "keypoints": [x, y, score] x K, "score"} per person, in frame
+pixels.
+
+Inputs: PNG or JPEG files (recognised by content; gray, palette, 16-bit and alpha images are
+converted to 8-bit RGB, alpha dropped, EXIF orientation not applied), or directories, whose
+*.png, *.jpg and *.jpeg files are processed in name order.
+
+Options:
+  --model FILE            HRNet pose checkpoint (PyTorch .pth, published or OpenMMLab layout). Required.
+  --input-size HxW        network input height x width, multiples of 32, e.g. 256x192. A checkpoint
+                          does not record it; default 256x192 (17 joints) or 256x256 (16 joints).
+                          The bundled models/synth_w16_128x96.pth needs --input-size 128x96.
+  --dets FILE             person boxes: COCO detection results JSON, a list of
+                          {"image_id", "category_id", "bbox": [x, y, w, h], "score"}; only
+                          category_id 1 is used, no score threshold. Boxes are matched to images by
+                          image_id. Without --dets, each whole image is one box (score 1).
+                          An image with no boxes gives no results. Boxes with no area or no overlap
+                          with the image are skipped with a warning.
+  --gt FILE               COCO ground truth (or any JSON with an "images" list of {"id",
+                          "file_name"}): gives each image's id by its file name. Without it, or for
+                          a file it does not list, the id is the numeric file stem (000042.png ->
+                          42); without --dets, an image with neither gets its position in the input
+                          list (1, 2, ...).
+  --output FILE           write the results JSON to FILE (written to a temporary file and renamed,
+                          so FILE is never left half-written); default: standard output.
+  --draw FILE             (one input image) write the image with the skeletons drawn as a PNG.
+  --draw-dir DIR          write one PNG per image to DIR (created if missing), named after the
+                          image (000042.png, photo.jpg -> photo.png; photo.jpg.png if two inputs
+                          share a stem). Joints are coloured by score,
+                          red at 0.2 to green at 1; joints and limbs scoring below 0.2 are not drawn.
+                          COCO limbs for 17-joint models, MPII limbs for 16.
+  --no-flip               skip the flip test (faster, slightly less accurate).
+  --decode standard|dark  heatmap decoding: standard (published: argmax plus a quarter pixel towards
+                          the higher neighbour; default) or dark (DARK: Taylor step on the log of the
+                          smoothed heatmap).
+  --threads N             threads used inside the network (default: all cores).
+  --nms-threshold T       OKS-NMS threshold (default 0.9, as published): a person whose OKS with a
+                          higher-scoring one is above T is dropped. OKS needs per-joint sigmas, which
+                          exist for COCO's 17 joints only: for other joint counts (MPII's 16) NMS is
+                          skipped, with a note.
+  --no-nms                keep every box's person (no OKS-NMS).
+  -h, --help              show this help and exit.
+
+A progress bar (count, images/s, ETA) is shown on standard error when it is a terminal.
+Exit status: 0 on success, 1 when an input, the model or an output fails, 2 for bad options.
+"""
+
+// MARK: - errors and messages
+
+struct ToolError: Error {
+    let message: String
+    let usage: Bool
+    init(_ message: String, usage: Bool = false) { self.message = message; self.usage = usage }
+}
+
+var progressLineActive = false
+
+func printErr(_ s: String) {
+    if progressLineActive { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) ; progressLineActive = false }
+    FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+}
+
+// MARK: - options
+
+struct Options {
+    var model: String?
+    var inputSize: (Int, Int)?
+    var dets: String?
+    var gt: String?
+    var output: String?
+    var draw: String?
+    var drawDir: String?
+    var flip = true
+    var decode = DecodeMethod.standard
+    var threads: Int?
+    var nmsThreshold: Double = 0.9
+    var nmsThresholdGiven = false
+    var nms = true
+    var inputs: [String] = []
+}
+
+func parseOptions(_ argv: [String]) throws -> Options? {
+    var o = Options()
+    var args = argv[...]
+    var onlyInputs = false
+    while let raw = args.popFirst() {
+        if onlyInputs || !raw.hasPrefix("-") || raw == "-" { o.inputs.append(raw); continue }
+        if raw == "--" { onlyInputs = true; continue }
+        var name = raw
+        var inline: String? = nil
+        if raw.hasPrefix("--"), let eq = raw.firstIndex(of: "=") {
+            name = String(raw[..<eq])
+            inline = String(raw[raw.index(after: eq)...])
+        }
+        func value() throws -> String {
+            if let inline { return inline }
+            guard let v = args.popFirst() else { throw ToolError("\(name) needs a value", usage: true) }
+            return v
+        }
+        func noValue() throws {
+            if inline != nil { throw ToolError("\(name) takes no value", usage: true) }
+        }
+        switch name {
+        case "-h", "--help": return nil
+        case "--model": o.model = try value()
+        case "--input-size":
+            let v = try value()
+            let parts = v.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+            guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]) else {
+                throw ToolError("--input-size '\(v)' is not HxW (height x width in pixels, e.g. 256x192)", usage: true)
+            }
+            guard h > 0, w > 0, h % 32 == 0, w % 32 == 0, h <= 8192, w <= 8192 else {
+                throw ToolError("--input-size \(v): height and width must each be a positive multiple of 32 (at most 8192), e.g. 256x192", usage: true)
+            }
+            o.inputSize = (h, w)
+        case "--dets": o.dets = try value()
+        case "--gt": o.gt = try value()
+        case "--output", "-o": o.output = try value()
+        case "--draw": o.draw = try value()
+        case "--draw-dir": o.drawDir = try value()
+        case "--no-flip": try noValue(); o.flip = false
+        case "--decode":
+            let v = try value()
+            switch v.lowercased() {
+            case "standard": o.decode = .standard
+            case "dark": o.decode = .dark
+            default: throw ToolError("--decode '\(v)' is unknown: use standard or dark", usage: true)
+            }
+        case "--threads":
+            let v = try value()
+            guard let n = Int(v), n >= 0, n <= 1024 else {
+                throw ToolError("--threads '\(v)' is not a thread count (1 to 1024; 0 = all cores)", usage: true)
+            }
+            o.threads = n == 0 ? nil : n
+        case "--nms-threshold":
+            let v = try value()
+            guard let t = Double(v), t.isFinite else { throw ToolError("--nms-threshold '\(v)' is not a number", usage: true) }
+            o.nmsThreshold = t
+            o.nmsThresholdGiven = true
+        case "--no-nms": try noValue(); o.nms = false
+        default: throw ToolError("unknown option \(raw)", usage: true)
+        }
+    }
+    guard o.model != nil else { throw ToolError("--model FILE is required", usage: true) }
+    guard !o.inputs.isEmpty else { throw ToolError("no input images given", usage: true) }
+    if o.draw != nil && o.drawDir != nil { throw ToolError("give --draw or --draw-dir, not both", usage: true) }
+    if o.nmsThresholdGiven && !o.nms { throw ToolError("give --nms-threshold or --no-nms, not both", usage: true) }
+    return o
+}
+
+// MARK: - files
+
+func isDirectory(_ path: String) -> Bool? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+func collectImages(_ inputs: [String]) throws -> [String] {
+    var out: [String] = []
+    let exts: Set<String> = ["png", "jpg", "jpeg"]
+    for p in inputs {
+        guard let dir = isDirectory(p) else {
+            throw ToolError("\(p): \(String(cString: strerror(errno)))")
+        }
+        if dir {
+            let names: [String]
+            do { names = try FileManager.default.contentsOfDirectory(atPath: p) } catch {
+                throw ToolError("\(p): cannot list the directory: \(String(cString: strerror(errno)))")
+            }
+            let images = names.filter { exts.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            let full = images.map { (p as NSString).appendingPathComponent($0) }.filter { isDirectory($0) == false }
+            guard !full.isEmpty else { throw ToolError("\(p): no .png, .jpg or .jpeg images in this directory") }
+            out += full
+        } else {
+            out.append(p)
+        }
+    }
+    return out
+}
+
+/// Checks that `path` can be created later: its directory exists and `path` is not a directory.
+func checkOutputPath(_ path: String, _ what: String) throws {
+    if isDirectory(path) == true { throw ToolError("\(what) \(path) is a directory; give a file name") }
+    let parent = (path as NSString).deletingLastPathComponent
+    let dir = parent.isEmpty ? "." : parent
+    guard isDirectory(dir) == true else { throw ToolError("\(what) \(path): directory \(dir) does not exist") }
+    guard access(dir, W_OK) == 0 else { throw ToolError("\(what) \(path): directory \(dir) is not writable") }
+}
+
+/// Writes through a temporary file in the same directory, renamed over `path` once complete.
+func writeAtomically(_ path: String, _ write: (String) throws -> Void) throws {
+    let url = URL(fileURLWithPath: path)
+    let dir = url.deletingLastPathComponent().path
+    let tmp = (dir as NSString).appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+    do {
+        try write(tmp)
+        guard rename(tmp, path) == 0 else {
+            throw ToolError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    } catch {
+        unlink(tmp)
+        throw error
+    }
+}
+
+func writeData(_ data: Data, to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw ToolError("cannot create \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    try data.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
+        var off = 0
+        while off < b.count {
+            let n = Glibc.write(fd, b.baseAddress! + off, b.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ToolError("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            off += n
+        }
+    }
+    guard fsync(fd) == 0 || errno == EINVAL else { throw ToolError("cannot write \(path): \(String(cString: strerror(errno)))") }
+}
+
+func readImage(_ path: String) throws -> RGBImage {
+    var img = hio_image()
+    var err = [CChar](repeating: 0, count: 512)
+    guard hio_read(path, &img, &err, err.count) == 0 else {
+        throw ToolError("\(path): \(String(cString: err))")
+    }
+    defer { hio_free(&img) }
+    let n = Int(img.width) * Int(img.height) * 3
+    return RGBImage(pixels: Array(UnsafeBufferPointer(start: img.pixels, count: n)), width: Int(img.width), height: Int(img.height))
+}
+
+func writePNG(_ image: RGBImage, to path: String) throws {
+    try writeAtomically(path) { tmp in
+        var err = [CChar](repeating: 0, count: 512)
+        let r = image.pixels.withUnsafeBufferPointer {
+            hio_write_png(tmp, $0.baseAddress, Int32(image.width), Int32(image.height), image.width * 3, &err, err.count)
+        }
+        guard r == 0 else { throw ToolError("\(path): \(String(cString: err))") }
+    }
+}
+
+// MARK: - JSON inputs
+
+struct Detection: Decodable {
+    let image_id: Int
+    let category_id: Int
+    let bbox: [Double]
+    let score: Double?
+}
+
+struct GroundTruth: Decodable {
+    struct Image: Decodable { let id: Int; let file_name: String }
+    let images: [Image]
+}
+
+func describe(_ e: Error) -> String {
+    guard let d = e as? DecodingError else { return "\(e)" }
+    func path(_ c: [CodingKey]) -> String {
+        let p = c.map { k in k.intValue.map { "[\($0)]" } ?? ".\(k.stringValue)" }.joined()
+        return p.isEmpty ? "top level" : (p.hasPrefix(".") ? String(p.dropFirst()) : "entry " + p)
+    }
+    switch d {
+    case .typeMismatch(let t, let c): return "\(path(c.codingPath)): expected \(t == Double.self ? "a number" : t == Int.self ? "an integer" : t == String.self ? "a string" : "\(t)".hasPrefix("Dictionary") ? "a JSON object" : "\(t)".hasPrefix("Array") ? "a JSON list" : "\(t)")"
+    case .valueNotFound(_, let c): return "\(path(c.codingPath)): value is null"
+    case .keyNotFound(let k, let c): return "\(path(c.codingPath)): missing key \"\(k.stringValue)\""
+    case .dataCorrupted(let c):
+        if c.codingPath.isEmpty { return "not valid JSON" }
+        return "\(path(c.codingPath)): \(c.debugDescription)"
+    @unknown default: return "\(e)"
+    }
+}
+
+func loadJSON<T: Decodable>(_ type: T.Type, _ path: String, _ what: String) throws -> T {
+    if isDirectory(path) == true { throw ToolError("\(what) \(path) is a directory") }
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw ToolError("\(what) \(path): cannot read: \(isDirectory(path) == nil ? "no such file" : "\(error.localizedDescription)")")
+    }
+    do { return try JSONDecoder().decode(T.self, from: data) } catch {
+        throw ToolError("\(what) \(path): \(describe(error))")
+    }
+}
+
+func numericStem(_ path: String) -> Int? {
+    let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    guard !stem.isEmpty, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+    return Int(stem)
+}
+
+// MARK: - progress
+
+final class Progress {
+    let total: Int
+    let start = Date()
+    let enabled: Bool
+    init(total: Int) {
+        self.total = total
+        enabled = isatty(STDERR_FILENO) == 1
+    }
+    func update(_ done: Int) {
+        guard enabled else { return }
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let width = 24
+        let filled = total > 0 ? width * done / total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let etaText = done == total ? "done" : "ETA \(Int(eta) / 60):" + String(format: "%02d", Int(eta) % 60)
+        let line = "\r\u{1B}[K[\(bar)] \(done)/\(total)  \(String(format: "%.1f", rate)) img/s  \(etaText)"
+        FileHandle.standardError.write(line.data(using: .utf8)!)
+        progressLineActive = true
+    }
+    func finish() {
+        guard enabled, progressLineActive else { return }
+        FileHandle.standardError.write("\n".data(using: .utf8)!)
+        progressLineActive = false
+    }
+}
+
+// MARK: - results
+
+func jsonNumber(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
+
+func resultEntry(imageID: Int, keypoints: ArraySlice<Float>, score: Float) -> String {
+    "{\"image_id\": \(imageID), \"category_id\": 1, \"keypoints\": ["
+        + keypoints.map(jsonNumber).joined(separator: ", ") + "], \"score\": \(jsonNumber(score))}"
+}
+
+// MARK: - main
+
+func run(_ o: Options) throws {
+    let images = try collectImages(o.inputs)
+    if o.draw != nil && images.count != 1 {
+        throw ToolError("--draw takes one input image (got \(images.count)); use --draw-dir DIR for several", usage: true)
+    }
+    if let out = o.output { try checkOutputPath(out, "--output") }
+    if let d = o.draw { try checkOutputPath(d, "--draw") }
+    if let dir = o.drawDir {
+        switch isDirectory(dir) {
+        case .some(true): break
+        case .some(false): throw ToolError("--draw-dir \(dir) exists and is not a directory")
+        case .none:
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw ToolError("--draw-dir \(dir): cannot create the directory: \(error.localizedDescription)")
+            }
+        }
+    }
+
+    // Drawing names: the image's stem + .png, or its whole name + .png where stems collide.
+    var drawNames: [String] = []
+    if o.drawDir != nil {
+        let stems = images.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
+        var seen: [String: Int] = [:]
+        for s in stems { seen[s, default: 0] += 1 }
+        drawNames = zip(images, stems).map { seen[$1]! > 1 ? ($0 as NSString).lastPathComponent + ".png" : $1 + ".png" }
+    }
+
+    // Image ids and boxes.
+    var idByName: [String: Int] = [:]
+    if let gt = o.gt {
+        for im in try loadJSON(GroundTruth.self, gt, "--gt").images {
+            idByName[(im.file_name as NSString).lastPathComponent] = im.id
+        }
+    }
+    var boxesByImage: [Int: [PersonBox]] = [:]
+    if let detsPath = o.dets {
+        let dets = try loadJSON([Detection].self, detsPath, "--dets")
+        for (i, d) in dets.enumerated() where d.category_id == 1 {
+            guard d.bbox.count == 4 else {
+                throw ToolError("--dets \(detsPath): entry [\(i)]: bbox has \(d.bbox.count) values, expected [x, y, w, h]")
+            }
+            boxesByImage[d.image_id, default: []].append(
+                PersonBox(x: d.bbox[0], y: d.bbox[1], w: d.bbox[2], h: d.bbox[3], score: d.score ?? 1))
+        }
+    }
+    var ids: [Int] = []
+    for (i, path) in images.enumerated() {
+        let name = (path as NSString).lastPathComponent
+        if let id = idByName[name] ?? numericStem(path) {
+            ids.append(id)
+        } else if o.dets == nil {
+            ids.append(i + 1)
+        } else {
+            throw ToolError("\(path): cannot tell its image_id to match --dets boxes: "
+                            + (o.gt == nil ? "name it by its id (000042.png) or pass --gt" : "not listed in --gt's images and its name is not a number"))
+        }
+    }
+
+    // The network.
+    guard let modelPath = o.model else { throw ToolError("--model FILE is required", usage: true) }
+    let model: Model
+    do { model = try Model(path: modelPath) } catch let e as HRNetError {
+        throw ToolError("cannot load the model: \(e.message)")
+    }
+    let session: Session
+    do {
+        session = try Session(model: model, inputHeight: o.inputSize?.0, inputWidth: o.inputSize?.1, threads: o.threads)
+    } catch let e as HRNetError {
+        throw ToolError("cannot create a session: \(e.message)")
+    }
+    let k = session.joints
+    let skeleton = Skeleton.forJoints(k)
+    let sigmas = k == Skeleton.coco17.joints.count ? Skeleton.coco17.sigmas : nil
+    if o.nms && sigmas == nil {
+        printErr("hrnet-pose: note: OKS-NMS skipped: the model has \(k) joints and OKS sigmas exist for COCO's 17 only")
+    }
+    let options = EstimateOptions(flip: o.flip, decode: o.decode)
+
+    var entries: [String] = []
+    let progress = Progress(total: images.count)
+    progress.update(0)
+    for (i, path) in images.enumerated() {
+        var image = try readImage(path)
+        let id = ids[i]
+        var boxes = o.dets == nil ? [PersonBox(x: 0, y: 0, w: Double(image.width), h: Double(image.height), score: 1)]
+                                  : boxesByImage[id] ?? []
+        let before = boxes.count
+        boxes = boxes.filter { b in
+            b.x.isFinite && b.y.isFinite && b.w.isFinite && b.h.isFinite && b.score.isFinite && b.w > 0 && b.h > 0
+                && b.x < Double(image.width) && b.y < Double(image.height) && b.x + b.w > 0 && b.y + b.h > 0
+        }
+        if boxes.count < before {
+            printErr("hrnet-pose: warning: \(path): skipped \(before - boxes.count) box(es) with no area, a non-finite value or no overlap with the \(image.width)x\(image.height) image")
+        }
+        var kept: [Int] = []
+        var result: PoseResult? = nil
+        if !boxes.isEmpty {
+            let r: PoseResult
+            do {
+                r = try image.pixels.withUnsafeBufferPointer { px in
+                    let view = ImageView(data: px.baseAddress!, width: image.width, height: image.height, stride: image.width * 3, format: .rgb8)
+                    return try session.estimate(frame: view, boxes: boxes, options: options)
+                }
+            } catch let e as HRNetError {
+                throw ToolError("\(path): \(e.message)")
+            }
+            if o.nms, let sigmas {
+                do {
+                    kept = try r.keypoints.withUnsafeBufferPointer {
+                        try OKS.nms(keypoints: $0.baseAddress!, scores: r.scores, areas: r.areas, joints: k,
+                                    sigmas: sigmas, threshold: o.nmsThreshold)
+                    }
+                } catch let e as HRNetError {
+                    throw ToolError("\(path): OKS-NMS: \(e.message)")
+                }
+            } else {
+                kept = Array(0..<boxes.count)
+            }
+            for p in kept {
+                entries.append(resultEntry(imageID: id, keypoints: r.keypoints[(p * k * 3)..<((p + 1) * k * 3)], score: r.scores[p]))
+            }
+            result = r
+        }
+        if o.draw != nil || o.drawDir != nil {
+            if let r = result {
+                var kp: [Float] = []
+                for p in kept { kp += r.keypoints[(p * k * 3)..<((p + 1) * k * 3)] }
+                drawPoses(&image, keypoints: kp, count: kept.count, joints: k, skeleton: skeleton)
+            }
+            let out: String
+            if let d = o.draw {
+                out = d
+            } else {
+                out = (o.drawDir! as NSString).appendingPathComponent(drawNames[i])
+            }
+            try writePNG(image, to: out)
+        }
+        progress.update(i + 1)
+    }
+    progress.finish()
+
+    let json = entries.isEmpty ? "[]\n" : "[\n  " + entries.joined(separator: ",\n  ") + "\n]\n"
+    if let out = o.output {
+        try writeAtomically(out) { tmp in try writeData(json.data(using: .utf8)!, to: tmp) }
+    } else {
+        FileHandle.standardOutput.write(json.data(using: .utf8)!)
+    }
+}
+
+do {
+    guard let options = try parseOptions(Array(CommandLine.arguments.dropFirst())) else {
+        print(usage)
+        exit(0)
+    }
+    try run(options)
+} catch let e as ToolError {
+    printErr("hrnet-pose: \(e.message)" + (e.usage ? " (see hrnet-pose --help)" : ""))
+    exit(e.usage ? 2 : 1)
+} catch let e as HRNetError {
+    printErr("hrnet-pose: \(e.message)")
+    exit(1)
+} catch {
+    printErr("hrnet-pose: \(error)")
+    exit(1)
+}
