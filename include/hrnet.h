@@ -207,7 +207,8 @@ typedef struct hrnet_box {
 } hrnet_box;
 
 typedef enum hrnet_decode_method {
-    /** Published: argmax, then a quarter pixel towards the higher neighbour. */
+    /** Published: argmax, then a quarter pixel towards the higher neighbour along x and along y,
+     *  only when the peak lies inside 1 < x < w-1 and 1 < y < h-1 (both coordinates or neither). */
     HRNET_DECODE_STANDARD = 0,
     /** DARK (CVPR 2020): Taylor step on the log of the Gaussian-smoothed heatmap. */
     HRNET_DECODE_DARK = 1

@@ -123,14 +123,22 @@ public func hrnetOptionsInit(_ o: UnsafeMutablePointer<hrnet_options>?) {
     o.pointee.struct_size = MemoryLayout<hrnet_options>.size
 }
 
+/// Sizes of the first published versions of the growable structs: hosts built against that
+/// header pass these; later versions only add fields at the end, read when struct_size covers them.
+let optionsV1Size = MemoryLayout<hrnet_options>.offset(of: \hrnet_options.precision)! + 4
+let infoV1Size = MemoryLayout<hrnet_info>.offset(of: \hrnet_info.gmacs_per_crop)! + 8
+
 private func makeSession(_ model: Model, _ o: UnsafePointer<hrnet_options>?, _ fn: String) throws -> Session {
     var opts = hrnet_options()
     hrnetOptionsInit(&opts)
     if let o {
-        guard o.pointee.struct_size >= MemoryLayout<hrnet_options>.size else {
+        guard o.pointee.struct_size >= optionsV1Size else {
             throw HRNetError.invalidArgument("\(fn): options->struct_size is \(o.pointee.struct_size), expected \(MemoryLayout<hrnet_options>.size): fill options with hrnet_options_init()")
         }
-        opts = o.pointee
+        // Copy only what the caller's struct holds; later fields keep their defaults.
+        withUnsafeMutableBytes(of: &opts) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: o, count: min(o.pointee.struct_size, MemoryLayout<hrnet_options>.size)))
+        }
     }
     let h = Int(opts.input_height), w = Int(opts.input_width)
     guard (h == 0) == (w == 0) else {
@@ -162,7 +170,7 @@ public func hrnetSessionOpen(_ p: UnsafePointer<CChar>?, _ o: UnsafePointer<hrne
         guard let out else { throw HRNetError.invalidArgument("hrnet_session_open: out_session is NULL") }
         out.pointee = nil
         let file = try path(p, "hrnet_session_open")
-        if let o, o.pointee.struct_size < MemoryLayout<hrnet_options>.size {
+        if let o, o.pointee.struct_size < optionsV1Size {
             throw HRNetError.invalidArgument("hrnet_session_open: options->struct_size is \(o.pointee.struct_size), expected \(MemoryLayout<hrnet_options>.size): fill options with hrnet_options_init()")
         }
         let s = try makeSession(try Model(path: file), o, "hrnet_session_open")
@@ -181,12 +189,12 @@ public func hrnetSessionInfo(_ s: OpaquePointer?, _ info: UnsafeMutablePointer<h
     onSession(s, "hrnet_session_info") { b in
         guard let info else { throw HRNetError.invalidArgument("hrnet_session_info: info is NULL") }
         let size = info.pointee.struct_size
-        guard size >= MemoryLayout<hrnet_info>.size else {
+        guard size >= infoV1Size else {
             throw HRNetError.invalidArgument("hrnet_session_info: info->struct_size is \(size), expected sizeof(hrnet_info) = \(MemoryLayout<hrnet_info>.size)")
         }
         let se = b.session, a = se.model.architecture
         var i = hrnet_info()
-        i.struct_size = MemoryLayout<hrnet_info>.size
+        i.struct_size = min(size, MemoryLayout<hrnet_info>.size)
         i.joints = Int32(a.joints)
         i.input_height = Int32(se.inputHeight); i.input_width = Int32(se.inputWidth)
         i.heatmap_height = Int32(se.heatmapHeight); i.heatmap_width = Int32(se.heatmapWidth)
@@ -194,7 +202,10 @@ public func hrnetSessionInfo(_ s: OpaquePointer?, _ info: UnsafeMutablePointer<h
         i.num_threads = Int32(se.threads); i.precision = 0
         i.parameters = Int64(a.parameters)
         i.gmacs_per_crop = se.model.gmacs(height: se.inputHeight, width: se.inputWidth)
-        info.pointee = i
+        // Write only as much as the caller's struct holds.
+        withUnsafeBytes(of: &i) { src in
+            UnsafeMutableRawPointer(info).copyMemory(from: src.baseAddress!, byteCount: min(size, MemoryLayout<hrnet_info>.size))
+        }
     }
 }
 

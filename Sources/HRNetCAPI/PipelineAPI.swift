@@ -16,10 +16,13 @@ public func hrnetEstimateOptionsInit(_ o: UnsafeMutablePointer<hrnet_estimate_op
 private func estimateOptions(_ o: UnsafePointer<hrnet_estimate_options>?, _ fn: String) throws -> EstimateOptions {
     var opts = EstimateOptions()
     guard let o else { return opts }
-    guard o.pointee.struct_size >= MemoryLayout<hrnet_estimate_options>.size else {
+    let v1 = MemoryLayout<hrnet_estimate_options>.offset(of: \hrnet_estimate_options.num_flip_pairs)! + 4
+    guard o.pointee.struct_size >= v1 else {
         throw HRNetError.invalidArgument("\(fn): options->struct_size is \(o.pointee.struct_size), expected \(MemoryLayout<hrnet_estimate_options>.size): fill options with hrnet_estimate_options_init()")
     }
-    let e = o.pointee
+    var e = hrnet_estimate_options()
+    hrnetEstimateOptionsInit(&e)
+    withUnsafeMutableBytes(of: &e) { $0.copyMemory(from: UnsafeRawBufferPointer(start: o, count: min(o.pointee.struct_size, MemoryLayout<hrnet_estimate_options>.size))) }
     opts.flip = e.flip != 0
     guard let method = DecodeMethod(rawValue: Int(e.decode)) else {
         throw HRNetError.invalidArgument("\(fn): unknown decode method \(e.decode) (0 = standard, 1 = DARK)")
@@ -153,6 +156,9 @@ public func hrnetOksNms(_ keypoints: UnsafePointer<Float>?, _ scores: UnsafePoin
         if n == 0 { return }
         guard let keypoints, let scores, let areas, let keep else {
             throw HRNetError.invalidArgument("\(fn): keypoints, scores, areas and keep must not be NULL")
+        }
+        for i in 0..<(n * Int(max(joints, 0)) * 3) where !keypoints[i].isFinite {
+            throw HRNetError.invalidArgument("\(fn): keypoint value \(i) (person \(i / (3 * Int(joints)))) is not finite")
         }
         guard joints > 0 else { throw HRNetError.invalidArgument("\(fn): joints is \(joints)") }
         let sig = sigmas.map { s in (0..<Int(joints)).map { s[$0] } }
