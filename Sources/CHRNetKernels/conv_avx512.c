@@ -1,8 +1,8 @@
 /*
  * Direct convolution on the blocked layout with AVX-512: a register tile of B output blocks
  * (16 channels each) x T output pixels of one row accumulates over input channels and kernel
- * taps; each step loads B weight vectors and broadcasts T input scalars (folded into the FMA as
- * an embedded broadcast), so a tile does B*T FMAs per B+T loads. The epilogue adds the bias,
+ * taps; each step loads B weight vectors and broadcasts T input scalars, so a tile does B*T
+ * FMAs per B+T loads (B*T + B + 1 <= 32 zmm registers). The epilogue adds the bias,
  * the previous output (accumulate), a residual and nearest-upsampled tensors, applies ReLU and
  * stores once: one pass over memory per convolution.
  *
@@ -97,7 +97,7 @@ typedef void (*tile_fn)(const hr_op *, float *, int, int, int);
 TILES14(1)
 TILES14(2)
 TILE(3,1) TILE(3,2) TILE(3,3) TILE(3,4) TILE(3,5) TILE(3,6) TILE(3,7) TILE(3,8) TILE(3,9)
-TILE(4,1) TILE(4,2) TILE(4,3) TILE(4,4) TILE(4,5) TILE(4,6) TILE(4,7)
+TILE(4,1) TILE(4,2) TILE(4,3) TILE(4,4) TILE(4,5) TILE(4,6)
 #define ROW14(B) {0, tile_##B##_1, tile_##B##_2, tile_##B##_3, tile_##B##_4, tile_##B##_5, tile_##B##_6, tile_##B##_7, \
                   tile_##B##_8, tile_##B##_9, tile_##B##_10, tile_##B##_11, tile_##B##_12, tile_##B##_13, tile_##B##_14}
 static const tile_fn tiles[5][15] = {
@@ -105,7 +105,7 @@ static const tile_fn tiles[5][15] = {
     ROW14(1),
     ROW14(2),
     {0, tile_3_1, tile_3_2, tile_3_3, tile_3_4, tile_3_5, tile_3_6, tile_3_7, tile_3_8, tile_3_9},
-    {0, tile_4_1, tile_4_2, tile_4_3, tile_4_4, tile_4_5, tile_4_6, tile_4_7},
+    {0, tile_4_1, tile_4_2, tile_4_3, tile_4_4, tile_4_5, tile_4_6},
 };
 
 void hr_conv_rows_avx512(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t) {

@@ -145,9 +145,11 @@ private func makeSession(_ model: Model, _ o: UnsafePointer<hrnet_options>?, _ f
         throw HRNetError.invalidArgument("\(fn): input size \(h)x\(w): give both height and width, or neither (0x0 = default)")
     }
     guard opts.num_threads >= 0 else { throw HRNetError.invalidArgument("\(fn): num_threads is \(opts.num_threads); use 0 for all cores") }
-    guard opts.precision == 0 else { throw HRNetError.invalidArgument("\(fn): unknown precision \(opts.precision)") }
+    guard let precision = Precision(rawValue: Int(opts.precision)) else {
+        throw HRNetError.invalidArgument("\(fn): unknown precision \(opts.precision) (0 = FP32, 1 = BF16)")
+    }
     return try Session(model: model, inputHeight: h == 0 ? nil : h, inputWidth: w == 0 ? nil : w,
-                       threads: opts.num_threads == 0 ? nil : Int(opts.num_threads))
+                       threads: opts.num_threads == 0 ? nil : Int(opts.num_threads), precision: precision)
 }
 
 @_cdecl("hrnet_session_create")
@@ -199,7 +201,7 @@ public func hrnetSessionInfo(_ s: OpaquePointer?, _ info: UnsafeMutablePointer<h
         i.input_height = Int32(se.inputHeight); i.input_width = Int32(se.inputWidth)
         i.heatmap_height = Int32(se.heatmapHeight); i.heatmap_width = Int32(se.heatmapWidth)
         i.width = Int32(a.width); i.branches = Int32(a.branches); i.stages = Int32(a.stages)
-        i.num_threads = Int32(se.threads); i.precision = 0
+        i.num_threads = Int32(se.threads); i.precision = Int32(se.precision.rawValue)
         i.parameters = Int64(a.parameters)
         i.gmacs_per_crop = se.model.gmacs(height: se.inputHeight, width: se.inputWidth)
         // Write only as much as the caller's struct holds.

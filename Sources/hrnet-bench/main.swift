@@ -16,11 +16,12 @@ struct Options {
     var scaling = true
     var profile = false
     var direct = false
+    var precisions: [Precision] = [.fp32, .bf16]
 }
 
 let usage = """
 usage: hrnet-bench [--checkpoint FILE | --width 32|48] [--input-size HxW] [--batch 1,8]
-                   [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json] [--profile] [--direct]
+                   [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json] [--profile] [--direct] [--precision fp32,bf16]
 
 Times the exact FP32 network on random input: ms/crop (median and min of --reps runs after two
 warm-up runs), GFLOP/s (2 x multiply-adds / time), load time, peak RSS of this process, and
@@ -57,6 +58,8 @@ while !args.isEmpty {
     case "--no-scaling": o.scaling = false
     case "--profile": o.profile = true
     case "--direct": o.direct = true
+    case "--precision":
+        o.precisions = value().split(separator: ",").map { $0 == "bf16" ? Precision.bf16 : Precision.fp32 }
     case "--json": o.json = true
     case "-h", "--help": print(usage); exit(0)
     default: fail("unknown argument \(a)\n\(usage)")
@@ -135,7 +138,8 @@ func time(_ session: Session, batch: Int, reps: Int) throws -> (Double, Double) 
 
 do {
     if o.profile {
-        let s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads)
+        let s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads,
+                            precision: o.precisions.first ?? .fp32)
         _ = try s.profile(runs: 2)
         let rows = try s.profile(runs: o.reps)
         let total = rows.reduce(0) { $0 + $1.seconds }
@@ -147,17 +151,27 @@ do {
         }
         exit(0)
     }
-    for batch in o.batches {
-        let s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads)
-        let (med, mn) = try time(s, batch: batch, reps: o.reps)
-        rows.append(Row(engine: "libhrnet", precision: "fp32", batch: batch, threads: o.threads, msMedian: med, msMin: mn,
-                        gflops: 2 * gmacs / (med / 1000), peakRSSMiB: peakRSSMiB(), openMs: loadMs, ratioToHRNet: 1))
+    // FP32 first (peak RSS is this process's so far: the FP32 session alone), then BF16.
+    for precision in o.precisions {
+        for batch in o.batches {
+            let s: Session
+            do {
+                s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads, precision: precision)
+            } catch {
+                FileHandle.standardError.write("skipping \(precision): \(error)\n".data(using: .utf8)!)
+                continue
+            }
+            let (med, mn) = try time(s, batch: batch, reps: o.reps)
+            rows.append(Row(engine: "libhrnet", precision: precision == .fp32 ? "fp32" : "bf16", batch: batch, threads: o.threads,
+                            msMedian: med, msMin: mn, gflops: 2 * gmacs / (med / 1000), peakRSSMiB: peakRSSMiB(), openMs: loadMs,
+                            ratioToHRNet: nil))
+        }
     }
     var scaling: (Double, Double)? = nil
     if o.scaling && o.threads > 1 {
         let s1 = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: 1)
         let (m1, _) = try time(s1, batch: 1, reps: max(3, o.reps / 2))
-        let mN = rows.first { $0.batch == 1 }?.msMedian ?? m1
+        let mN = rows.first { $0.batch == 1 && $0.precision == "fp32" }?.msMedian ?? m1
         scaling = (m1, m1 / mN / Double(o.threads))
     }
     // Peers, each alone in a fresh process, after our own runs have finished.
@@ -181,11 +195,14 @@ do {
                     FileHandle.standardError.write("peer: \(line)\n".data(using: .utf8)!)
                     continue
                 }
-                let ours = rows.first { $0.engine == "libhrnet" && $0.batch == batch }!.msMedian
                 let engine = name.hasPrefix("openvino") ? "openvino" : String(name)
-                rows.append(Row(engine: engine, precision: name.hasSuffix("bf16") ? "bf16" : "fp32", batch: batch, threads: o.threads,
+                let precision = name.hasSuffix("bf16") ? "bf16" : "fp32"
+                // Ratio: libhrnet in the same precision class (BF16 peers against our BF16 mode).
+                let ours = rows.first { $0.engine == "libhrnet" && $0.batch == batch && $0.precision == precision }
+                    ?? rows.first { $0.engine == "libhrnet" && $0.batch == batch }!
+                rows.append(Row(engine: engine, precision: precision, batch: batch, threads: o.threads,
                                 msMedian: med, msMin: mn, gflops: 2 * gmacs / (med / 1000), peakRSSMiB: field("peak_rss_mb"),
-                                openMs: field("open_ms"), ratioToHRNet: ours / med))
+                                openMs: field("open_ms"), ratioToHRNet: ours.msMedian / med))
             }
         }
     }
@@ -209,13 +226,17 @@ do {
         print(String(format: "input %dx%d, %.2f G multiply-adds/crop, load %.0f ms, %@ (cpu family %@), %@",
                      o.height, o.inputWidth, gmacs, loadMs, cpu, family, ISO8601DateFormatter().string(from: Date())))
         print("engine       precision  batch  threads  ms/crop(median)  ms/crop(min)  GFLOP/s  peakRSS(MiB)  open(ms)  libhrnet/peer")
+        print("(GFLOP/s = 2 x multiply-adds of the network / time, whatever the algorithm; libhrnet/peer compares like precision)")
         for r in rows {
             print(String(format: "%-12@ %-9@  %5d  %7d  %15.2f  %12.2f  %7.1f  %12.0f  %8.0f  %@",
                          r.engine, r.precision, r.batch, r.threads, r.msMedian, r.msMin, r.gflops ?? 0, r.peakRSSMiB ?? 0,
                          r.openMs ?? 0, r.engine == "libhrnet" ? "-" : String(format: "%.2f", r.ratioToHRNet ?? 0)))
         }
         if let (m1, eff) = scaling {
-            print(String(format: "thread scaling: 1 thread %.2f ms/crop; %d threads efficiency %.0f%%", m1, o.threads, eff * 100))
+            print(String(format: "thread scaling (fp32, batch 1): 1 thread %.2f ms/crop; %d threads efficiency %.0f%%", m1, o.threads, eff * 100))
+            if let b8 = rows.first(where: { $0.engine == "libhrnet" && $0.precision == "fp32" && $0.batch > 1 }) {
+                print(String(format: "  batch %d on %d threads (one crop per thread): efficiency %.0f%%", b8.batch, o.threads, m1 / b8.msMedian / Double(o.threads) * 100))
+            }
         }
         if !havePeers { print("(peers not timed: \(peerDir)/peer_bench.py not found)") }
     }

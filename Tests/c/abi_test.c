@@ -381,8 +381,7 @@ static hrnet_status open_with(const char *path, int h, int w, int threads, hrnet
 static int get_info(hrnet_session *s, hrnet_info *info)
 {
     memset(info, 0, sizeof *info);
-    /* The header says the library sets struct_size; the library also requires the caller to
-     * set it (to know how large the caller's struct is). Setting it satisfies both readings. */
+    /* The caller sets struct_size (the library writes no more than that). */
     info->struct_size = sizeof *info;
     hrnet_status st = hrnet_session_info(s, info);
     return EXPECT_STATUS(st, HRNET_OK, s, "hrnet_session_info");
@@ -627,6 +626,44 @@ static void case_crop(void)
     npy_free(&truth);
 }
 
+/* The opt-in BF16 precision: within its documented bound of the float64 reference, reported by
+ * hrnet_session_info, and refused cleanly where the CPU lacks AVX512_BF16. */
+static void case_bf16(void)
+{
+    static const size_t in_shape[] = {2, 3, 256, 192}, out_shape[] = {2, 17, 64, 48};
+    npy_array x, truth;
+    if (!load_fixture(&x, "coco_w8_input.npy", 4, in_shape)) return;
+    if (!load_fixture(&truth, "coco_w8_heatmaps_f64.npy", 4, out_shape)) { npy_free(&x); return; }
+    char path[4096];
+    hrnet_options o;
+    hrnet_options_init(&o);
+    o.precision = HRNET_PRECISION_BF16;
+    hrnet_session *s = NULL;
+    hrnet_status st = hrnet_session_open(FIXTURE(path, "coco_w8.pth"), &o, &s);
+    if (st == HRNET_ERR_INVALID_ARGUMENT && strstr(hrnet_last_error(NULL), "AVX512_BF16")) {
+        CHECK(s == NULL, "no session on a CPU without AVX512_BF16");
+    } else if (EXPECT_STATUS(st, HRNET_OK, NULL, "open coco_w8 in BF16")) {
+        hrnet_info info;
+        if (get_info(s, &info)) CHECK(info.precision == HRNET_PRECISION_BF16, "info precision BF16 (%d)", info.precision);
+        float *out = malloc(truth.count * sizeof(float)), *in = malloc(x.count * sizeof(float));
+        for (size_t j = 0; j < x.count; j++) in[j] = (float)x.data[j];
+        if (EXPECT_STATUS(hrnet_forward(s, in, 2, x.count, out, truth.count), HRNET_OK, s, "BF16 forward")) {
+            double worst = 0;
+            for (size_t j = 0; j < truth.count; j++) {
+                double d = fabs((double)out[j] - truth.data[j]);
+                if (!(d <= worst)) worst = d;
+            }
+            CHECK(worst <= 2e-2, "BF16 heatmaps within 2e-2 of float64 (max abs %.3g)", worst);
+            CHECK(worst > 1e-6, "BF16 really ran in reduced precision (max abs %.3g)", worst);
+        }
+        free(out);
+        free(in);
+        hrnet_session_close(s);
+    }
+    npy_free(&x);
+    npy_free(&truth);
+}
+
 static void case_model_sharing(void)
 {
     static const size_t in_shape[] = {2, 3, 256, 192}, out_shape[] = {2, 17, 64, 48};
@@ -755,7 +792,7 @@ static void case_bad_options(void)
         /* h, w, threads, precision */
         {100, 96, 0, 0}, {96, 100, 0, 0}, {31, 32, 0, 0}, {-32, 192, 0, 0}, {256, -192, 0, 0},
         {0, 192, 0, 0}, {256, 0, 0, 0}, {-256, -192, 0, 0}, {INT32_MIN, 192, 0, 0},
-        {256, 192, -1, 0}, {256, 192, 0, 1}, {256, 192, 0, -1}, {256, 192, 0, 1000},
+        {256, 192, -1, 0}, {256, 192, 0, 2}, {256, 192, 0, -1}, {256, 192, 0, 1000},
     };
     hrnet_model *m = NULL;
     EXPECT_STATUS(hrnet_model_load(path, &m), HRNET_OK, NULL, "load coco_w8.pth");
@@ -1253,6 +1290,7 @@ static const test_case g_cases[] = {
     {"equivalence_mpii", case_equivalence_mpii},
     {"crop", case_crop},
     {"model_sharing", case_model_sharing},
+    {"bf16", case_bf16},
     {"input_size", case_input_size},
     {"bad_options", case_bad_options},
     {"bad_files", case_bad_files},

@@ -3,6 +3,15 @@ import Glibc
 #endif
 import CHRNetKernels
 
+/// Arithmetic of a session's convolutions.
+public enum Precision: Int, Equatable {
+    /// Exact FP32 (default): within ~1e-6 of the float64 reference on the fixtures.
+    case fp32 = 0
+    /// Products in BF16 (AVX512_BF16 vdpbf16ps), sums, epilogues and activations in FP32; the head
+    /// stays FP32. About twice the FP32 speed; error measured in the tests and the README.
+    case bf16 = 1
+}
+
 /// 64-byte aligned float storage that lives as long as its owner.
 final class AlignedFloats {
     let pointer: UnsafeMutablePointer<Float>
@@ -126,6 +135,38 @@ public final class Model {
             }
         }
         for o in 0..<c.cout { bias[o] = c.bias[o] }
+    }
+
+    /// The direct packing ([Cout/16][Cin/16][3][3][16][16]) of a Winograd convolution, recovered
+    /// from U = G g G^T exactly up to one float rounding: with t = G g, the columns give
+    /// t[.][0] = U[.][0], t[.][1] = U[.][1] - U[.][2], t[.][2] = U[.][3], and the rows
+    /// g0 = t0, g1 = t1 - t2, g2 = t3. For BF16 sessions, which run these layers directly.
+    func directWeights(_ conv: Int) -> [Float] {
+        let c = convs[conv]
+        precondition(c.winograd)
+        let icb = (c.cin + 15) / 16, ocb = (c.cout + 15) / 16
+        let u = weights(conv)
+        var out = [Float](repeating: 0, count: ocb * icb * 9 * 256)
+        let per = ocb * icb * 256  // floats per position p
+        for ob in 0..<ocb {
+            for ib in 0..<icb {
+                for il in 0..<16 {
+                    for ol in 0..<16 {
+                        let base = ((ob * icb + ib) * 16 + il) * 16 + ol
+                        func U(_ r: Int, _ q: Int) -> Double { Double(u[(r * 4 + q) * per + base]) }
+                        var t = [[Double]](repeating: [0, 0, 0], count: 4)
+                        for r in 0..<4 { t[r] = [U(r, 0), U(r, 1) - U(r, 2), U(r, 3)] }
+                        for col in 0..<3 {
+                            let g = [t[0][col], t[1][col] - t[2][col], t[3][col]]
+                            for row in 0..<3 {
+                                out[((((ob * icb + ib) * 3 + row) * 3 + col) * 16 + il) * 16 + ol] = Float(g[row])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     func weights(_ conv: Int) -> UnsafePointer<Float> { UnsafePointer(storage[convs[conv].weights].pointer) }
