@@ -10,11 +10,10 @@
  *      adds, ReLU).
  * 16 multiplies per 2x2 outputs instead of 36. The transforms use only 0 and +-1 (the weights'
  * 0.5s are applied once, in double, at load), so FP32 rounding stays at the direct
- * convolution's level. The transforms are written once as plain 16-lane loops and compiled
- * twice: plain (reference, any CPU) and for AVX-512.
+ * convolution's level. The transforms exist twice: plain 16-lane loops (the reference, any
+ * CPU) and AVX-512 intrinsics.
  */
 #include "internal.h"
-#include "hrnet_kernels_bf16.h"
 #include <immintrin.h>
 
 /* Scratch tensors of one task: V (16 * icb blocks) and M (16 * ocb blocks), 1 x tw each. */
@@ -23,10 +22,9 @@ static inline hr_tensor row_tensor(int64_t off, int cb, int tw) {
     return t;
 }
 
-int64_t hr_wino_scratch_floats(int in_cb, int out_cb, int out_w, int bf16) {
+int64_t hr_wino_scratch_floats(int in_cb, int out_cb, int out_w) {
     const int tw = (out_w + 1) / 2;
-    const int64_t v = (int64_t)16 * in_cb * 3 * (tw + 2) * 16, m = (int64_t)16 * out_cb * 3 * (tw + 2) * 16;
-    return v + m + (bf16 ? (v + 1) / 2 : 0);  /* the BF16 copy of V: half as many floats */
+    return (int64_t)16 * (in_cb + out_cb) * 3 * (tw + 2) * 16;
 }
 
 static inline __attribute__((always_inline)) void
@@ -203,6 +201,7 @@ static hr_op gemm_position(const hr_op *op, const hr_tensor *v, const hr_tensor 
     g.weights = op->weights + (int64_t)p * ocb * icb * 256;
     g.bias = zeros;
     g.res.off = -1; g.n_up = 0; g.relu = 0; g.accumulate = 0;
+    g.weights_bf16 = 0;
     return g;
 }
 
@@ -213,24 +212,10 @@ wino_row(const hr_op *op, float *arena, int64_t scratch, int ty, int simd) {
     const hr_tensor m = row_tensor(scratch + (int64_t)16 * op->in.cb * 3 * (tw + 2) * 16, 16 * op->out.cb, tw);
     if (simd) input_row_avx512(op, arena, &v, ty); else input_row(op, arena, &v, ty);
     const int B = simd ? op->tile_b : 1, T = op->tile_t;
-    uint16_t *vb = 0;
-    int64_t vb_plane = 0;
-    if (op->weights_bf16) {  /* BF16 products: one BF16 copy of the whole row of tiles */
-        vb = (uint16_t *)(arena + scratch + (int64_t)16 * (op->in.cb + op->out.cb) * 3 * (tw + 2) * 16);
-        hr_to_bf16(arena, &v, v.cb * 16, vb);
-        vb_plane = (int64_t)op->in.cb * 3 * (tw + 2) * 16;
-    }
     for (int p = 0; p < 16; p++) {
         const hr_op g = gemm_position(op, &v, &m, p);
         for (int ocb = 0; ocb < op->out.cb; ocb += B) {
-            if (vb) {
-                const uint16_t *w = op->weights_bf16 + (int64_t)p * op->out.cb * op->in.cb * 256;
-                if (simd) {
-                    for (int t0 = 0; t0 < tw; t0 += T) hr_conv_rows_bf16(&g, arena, vb + p * vb_plane, w, ocb, 0, t0, B, tw - t0 < T ? tw - t0 : T);
-                } else {
-                    hr_conv_bf16_ref_task(&g, arena, vb + p * vb_plane, w, ocb, 0);
-                }
-            } else if (simd) {
+            if (simd) {
                 for (int t0 = 0; t0 < tw; t0 += T) hr_conv_rows_avx512(&g, arena, ocb, 0, t0, B, tw - t0 < T ? tw - t0 : T);
             } else {
                 hr_conv_ref_task(&g, arena, ocb, 0);

@@ -158,7 +158,7 @@ final class WinogradTests: XCTestCase {
         let upT = ups.map { tensor(ocb, oh / $0, ow / $0) }
         withUnsafeMutableBytes(of: &op.up) { raw in for (i, t) in upT.enumerated() { raw.bindMemory(to: hr_tensor.self)[i] = t } }
         withUnsafeMutableBytes(of: &op.up_f) { raw in for (i, f) in ups.enumerated() { raw.bindMemory(to: Int32.self)[i] = Int32(f) } }
-        let scratch = Int64((hr_wino_scratch_floats(Int32(icb), Int32(ocb), Int32(ow), 0) + 15) & ~15)
+        let scratch = Int64((hr_wino_scratch_floats(Int32(icb), Int32(ocb), Int32(ow)) + 15) & ~15)
         op.scratch = off
         op.scratch_stride = scratch
         off += scratch * Int64(threads)

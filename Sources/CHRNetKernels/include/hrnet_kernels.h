@@ -52,16 +52,15 @@ typedef struct hr_op {
     const float *weights;   /* packed, see above */
     const float *bias;
     int64_t scratch, scratch_stride; /* per-thread scratch in the arena (HR_OP_WINOGRAD) */
-    /* BF16 mode (hrnet_kernels_bf16.h): non-NULL = products in BF16 with these weights (same
-     * layout rules as `weights`, converted by hr_pack_weights_bf16; for HR_OP_WINOGRAD the 16
-     * positions one after another). HR_OP_CONV's input is first copied to BF16 at arena offset
-     * bf16_copy (floats). */
+    /* BF16 mode (hrnet_kernels_bf16.h), HR_OP_CONV only: non-NULL = products in BF16 with these
+     * weights (hr_pack_weights_bf16 of `weights`); the input is first copied to BF16 at arena
+     * offset bf16_copy (floats). */
     const uint16_t *weights_bf16;
     int64_t bf16_copy;
 } hr_op;
 
-/** Scratch floats one thread needs for an HR_OP_WINOGRAD op (bf16: with the BF16 tile copy). */
-int64_t hr_wino_scratch_floats(int in_cb, int out_cb, int out_w, int bf16);
+/** Scratch floats one thread needs for an HR_OP_WINOGRAD op. */
+int64_t hr_wino_scratch_floats(int in_cb, int out_cb, int out_w);
 
 /** Picks the register tile for a convolution producing `out_cb` blocks of width `out_w`. */
 void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);

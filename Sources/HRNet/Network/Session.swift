@@ -132,7 +132,7 @@ public final class Session {
                     // One fused op per row of 2x2 output tiles; its scratch is planned below.
                     let tw = (Int(o.out.w) + 1) / 2
                     o.kind = Int32(HR_OP_WINOGRAD)
-                    winogradScratch = max(winogradScratch, Int(hr_wino_scratch_floats(o.in.cb, o.out.cb, o.out.w, 0)))
+                    winogradScratch = max(winogradScratch, Int(hr_wino_scratch_floats(o.in.cb, o.out.cb, o.out.w)))
                     choose(o.out.cb, Int32(tw), 16, Int32(t), &o.tile_b, &o.tile_t)
                 } else {
                     if lowPrecision { bf16CopyFloats = max(bf16CopyFloats, (hr_bf16_tensor_size(&o.in) + 1) / 2) }
