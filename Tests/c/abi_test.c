@@ -842,6 +842,86 @@ static void expect_load_fails(const char *path, hrnet_status want1, hrnet_status
     if (st == HRNET_OK) hrnet_session_close(s);
 }
 
+/* Random corruptions of real checkpoints (bytes overwritten in the pickle, the zip directory or
+ * anywhere; cuts): every load must end in a status (and a message when it fails), and whatever
+ * loads must run without crashing. The harness runs each case in its own process, so a crash
+ * here is reported as this case failing. Deterministic (fixed seed). */
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return g_rng;
+}
+
+static void case_fuzz_loader(void)
+{
+    static const char *files[] = {"mpii_w16_b2.pth", "coco_w8_legacy.pth"};
+    const char *tmp = write_temp("", 0);
+    if (!CHECK(tmp != NULL, "temp file")) return;
+    int loaded = 0, refused = 0;
+    for (size_t f = 0; f < 2; f++) {
+        char path[4096];
+        size_t size = 0;
+        path_in(path, sizeof path, "Tests/fixtures/");
+        strncat(path, files[f], sizeof path - strlen(path) - 1);
+        unsigned char *orig = read_all(path, &size);
+        if (!CHECK(orig != NULL && size > 200000, "read %s", files[f])) { free(orig); continue; }
+        unsigned char *data = malloc(size);
+        for (int it = 0; it < 120; it++) {
+            memcpy(data, orig, size);
+            size_t n = size;
+            int edits = 1 + (int)(rnd() % 8);
+            for (int e = 0; e < edits; e++) {
+                size_t at;
+                switch (rnd() % 4) {
+                case 0: case 1: at = rnd() % 100000; break;            /* pickle / headers */
+                case 2: at = size - 1 - rnd() % 65536; break;           /* zip directory / tail */
+                default: at = rnd() % size;
+                }
+                data[at] = (unsigned char)rnd();
+            }
+            if (rnd() % 5 == 0) n = rnd() % size;                       /* and sometimes a cut */
+            FILE *fp = fopen(tmp, "wb");
+            if (!CHECK(fp != NULL, "rewrite temp file")) break;
+            fwrite(data, 1, n, fp);
+            fclose(fp);
+            hrnet_model *m = NULL;
+            hrnet_status st = hrnet_model_load(tmp, &m);
+            if (st == HRNET_OK) {
+                loaded++;
+                CHECK(m != NULL, "%s mutation %d: OK with a model", files[f], it);
+                hrnet_session *s = NULL;
+                if (hrnet_session_create(m, NULL, &s) == HRNET_OK) {
+                    hrnet_info info = {.struct_size = sizeof info};
+                    if (hrnet_session_info(s, &info) == HRNET_OK) {
+                        size_t in = (size_t)3 * info.input_height * info.input_width;
+                        size_t out = (size_t)info.joints * info.heatmap_height * info.heatmap_width;
+                        float *x = calloc(in, sizeof(float)), *y = malloc(out * sizeof(float));
+                        hrnet_status fs = hrnet_forward(s, x, 1, in, y, out);
+                        CHECK(fs == HRNET_OK, "%s mutation %d: a loaded model runs (%s)", files[f], it,
+                              hrnet_status_string(fs));
+                        free(x);
+                        free(y);
+                    }
+                    hrnet_session_close(s);
+                }
+                hrnet_model_release(m);
+            } else {
+                refused++;
+                CHECK(m == NULL, "%s mutation %d: no model on failure", files[f], it);
+                CHECK(st == HRNET_ERR_FORMAT || st == HRNET_ERR_MODEL || st == HRNET_ERR_IO,
+                      "%s mutation %d: a file status (%s)", files[f], it, hrnet_status_string(st));
+                CHECK(hrnet_last_error(NULL)[0] != 0, "%s mutation %d: a message", files[f], it);
+            }
+        }
+        free(data);
+        free(orig);
+    }
+    CHECK(refused > 0, "some mutations are refused (%d refused, %d loaded)", refused, loaded);
+}
+
 static void case_bad_files(void)
 {
     char path[4096], what[256];
@@ -1294,6 +1374,7 @@ static const test_case g_cases[] = {
     {"input_size", case_input_size},
     {"bad_options", case_bad_options},
     {"bad_files", case_bad_files},
+    {"fuzz_loader", case_fuzz_loader},
     {"corrupt_zip", case_corrupt_zip},
     {"forward_args", case_forward_args},
     {"null_session", case_null_session},
