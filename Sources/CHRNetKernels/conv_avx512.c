@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,avx2"))), apply_to = function)
+#include "epilogue_avx512.h"
 
 static inline __attribute__((always_inline)) void
 conv_tile(const hr_op *op, float *arena, int ocb0, int oy, int ox0, const int B, const int T) {
@@ -67,27 +68,7 @@ conv_tile(const hr_op *op, float *arena, int ocb0, int oy, int ox0, const int B,
         }
     }
 
-    /* Epilogue. */
-    const __m512 zero = _mm512_setzero_ps();
-#pragma clang loop unroll(full)
-    for (int b = 0; b < B; b++) {
-        const int cb = ocb0 + b;
-        const __m512 bias = _mm512_loadu_ps(op->bias + cb * 16);
-        float *o = hr_at(arena, &op->out, cb, oy, ox0);
-        const float *r = op->res.off >= 0 ? hr_at(arena, &op->res, cb, oy, ox0) : 0;
-#pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++) {
-            __m512 v = _mm512_add_ps(acc[b][t], bias);
-            if (op->accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(o + t * 16));
-            if (r) v = _mm512_add_ps(v, _mm512_loadu_ps(r + t * 16));
-            for (int u = 0; u < op->n_up; u++) {
-                const int f = op->up_f[u];
-                v = _mm512_add_ps(v, _mm512_loadu_ps(hr_at(arena, &op->up[u], cb, oy / f, (ox0 + t) / f)));
-            }
-            if (op->relu) v = _mm512_max_ps(v, zero);
-            _mm512_storeu_ps(o + t * 16, v);
-        }
-    }
+    hr_epilogue_tile(op, arena, acc, ocb0, oy, ox0, B, T);
 }
 
 typedef void (*tile_fn)(const hr_op *, float *, int, int, int);

@@ -133,6 +133,7 @@ void hr_choose_tile_bf16(int out_cb, int out_w, int out_h, int nthreads, int32_t
 }
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,fma,avx2"))), apply_to = function)
+#include "epilogue_avx512.h"
 
 void hr_to_bf16_rows(const float *arena, const hr_tensor *t, int c, uint16_t *dst, int cb, int y0, int y1) {
     const int Wp = t->w + 2, Hp = t->h + 2;
@@ -215,27 +216,7 @@ conv_tile_bf16(const hr_op *op, float *arena, const uint16_t *in, const uint16_t
         }
     }
 
-    /* Epilogue: as in conv_avx512.c. */
-    const __m512 zero = _mm512_setzero_ps();
-#pragma clang loop unroll(full)
-    for (int b = 0; b < B; b++) {
-        const int cb = ocb0 + b;
-        const __m512 bias = _mm512_loadu_ps(op->bias + cb * 16);
-        float *o = hr_at(arena, &op->out, cb, oy, ox0);
-        const float *r = op->res.off >= 0 ? hr_at(arena, &op->res, cb, oy, ox0) : 0;
-#pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++) {
-            __m512 v = _mm512_add_ps(acc[b][t], bias);
-            if (op->accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(o + t * 16));
-            if (r) v = _mm512_add_ps(v, _mm512_loadu_ps(r + t * 16));
-            for (int u = 0; u < op->n_up; u++) {
-                const int f = op->up_f[u];
-                v = _mm512_add_ps(v, _mm512_loadu_ps(hr_at(arena, &op->up[u], cb, oy / f, (ox0 + t) / f)));
-            }
-            if (op->relu) v = _mm512_max_ps(v, zero);
-            _mm512_storeu_ps(o + t * 16, v);
-        }
-    }
+    hr_epilogue_tile(op, arena, acc, ocb0, oy, ox0, B, T);
 }
 
 typedef void (*tile_bf16_fn)(const hr_op *, float *, const uint16_t *, const uint16_t *, int, int, int);
