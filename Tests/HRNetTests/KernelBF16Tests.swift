@@ -6,28 +6,12 @@ import CHRNetKernels
 /// result against the FP32 reference within the rounding bound of BF16 inputs; (c) the FP32 ->
 /// BF16 conversions round to nearest even; (d) the weight repacking layout.
 final class KernelBF16Tests: XCTestCase {
-    struct Rng {
-        var s: UInt64
-        mutating func next() -> Float {
-            s = s &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: s >> 11) % 2_000_001 - 1_000_000) / 1_000_000
-        }
-    }
-
     /// BF16 unit roundoff (8 significant bits, round to nearest): |bf16(x) - x| <= u |x|, u = 2^-8.
     static let u = Double(1) / 256
 
     /// Worst ratios seen over all cases, for the report printed at the end of the test: (a) SIMD vs
     /// scalar BF16 reference; (b) BF16 vs FP32, relative to the rounding bound and to the output RMS.
     var worstSIMD: Float = 0, worstOfBound = 0.0, worstOfRMS = 0.0
-
-    func size(_ t: hr_tensor) -> Int { Int(t.cb) * Int(t.h + 2) * Int(t.w + 2) * 16 }
-
-    func fillInterior(_ a: inout [Float], _ t: hr_tensor, channels: Int, _ r: inout Rng) {
-        for cb in 0..<Int(t.cb) { for y in 0..<Int(t.h) { for x in 0..<Int(t.w) { for l in 0..<16 where cb * 16 + l < channels {
-            a[Int(t.off) + ((cb * Int(t.h + 2) + y + 1) * Int(t.w + 2) + x + 1) * 16 + l] = r.next()
-        } } } }
-    }
 
     /// Interior indices of tensor t in the arena (its border excluded).
     func interior(_ t: hr_tensor) -> [Int] {
@@ -56,30 +40,10 @@ final class KernelBF16Tests: XCTestCase {
 
     func runCase(cin: Int, cout: Int, k: Int, stride: Int, oh: Int, ow: Int, relu: Bool, residual: Bool,
                  ups: [Int], accumulate: Bool, seed: UInt64) {
-        var r = Rng(s: seed)
+        let c = ConvCase(cin: cin, cout: cout, k: k, stride: stride, oh: oh, ow: ow, relu: relu, residual: residual,
+                         ups: ups, accumulate: accumulate, seed: seed)
+        var r = c.rng, op = c.op, arena = c.arena
         let icb = (cin + 15) / 16, ocb = (cout + 15) / 16
-        var off: Int64 = 0
-        func tensor(_ cb: Int, _ h: Int, _ w: Int) -> hr_tensor {
-            let t = hr_tensor(off: off, cb: Int32(cb), h: Int32(h), w: Int32(w))
-            off += Int64(size(t))
-            return t
-        }
-        var op = hr_op()
-        op.kind = Int32(HR_OP_CONV); op.k = Int32(k); op.stride = Int32(stride); op.in_c = Int32(cin)
-        op.relu = relu ? 1 : 0; op.accumulate = accumulate ? 1 : 0
-        op.in = tensor(icb, oh * stride, ow * stride)
-        op.out = tensor(ocb, oh, ow)
-        op.res = residual ? tensor(ocb, oh, ow) : hr_tensor(off: -1, cb: 0, h: 0, w: 0)
-        op.n_up = Int32(ups.count)
-        var upT: [hr_tensor] = []
-        for f in ups { upT.append(tensor(ocb, oh / f, ow / f)) }
-        withUnsafeMutableBytes(of: &op.up) { raw in for (i, t) in upT.enumerated() { raw.bindMemory(to: hr_tensor.self)[i] = t } }
-        withUnsafeMutableBytes(of: &op.up_f) { raw in for (i, f) in ups.enumerated() { raw.bindMemory(to: Int32.self)[i] = Int32(f) } }
-        var arena = [Float](repeating: 0, count: Int(off))
-        fillInterior(&arena, op.in, channels: cin, &r)
-        fillInterior(&arena, op.out, channels: 16 * ocb, &r)  // previous output, for accumulate
-        if residual { fillInterior(&arena, op.res, channels: 16 * ocb, &r) }
-        for t in upT { fillInterior(&arena, t, channels: 16 * ocb, &r) }
         // Weights of input channels >= cin are random too: the packer must zero them.
         var weights = [Float](repeating: 0, count: ocb * icb * k * k * 256)
         for i in 0..<weights.count { weights[i] = r.next() / Float(cin * k * k).squareRoot() }
@@ -105,7 +69,7 @@ final class KernelBF16Tests: XCTestCase {
             hr_to_bf16_rows(arena, &tin, Int32(cin), &inb, Int32(cb), 0, Int32(split))
             hr_to_bf16_rows(arena, &tin, Int32(cin), &inb, Int32(cb), Int32(split), Int32(hp))
         }
-        let label = "cin \(cin) cout \(cout) k \(k) s \(stride) out \(oh)x\(ow) relu \(relu) res \(residual) ups \(ups) acc \(accumulate)"
+        let label = c.label
         XCTAssertFalse(inb.contains(0xFFFF), "conversion left elements unwritten: " + label)
 
         var tb: Int32 = 0, tt: Int32 = 0
@@ -280,7 +244,7 @@ final class KernelBF16Tests: XCTestCase {
         // single tail pixel). The border and channels 13..15 hold garbage that must come out zero.
         let c = 13, h = 2, w = 13
         var t = hr_tensor(off: 16, cb: 1, h: Int32(h), w: Int32(w))
-        var arena = [Float](repeating: .nan, count: 16 + size(t))
+        var arena = [Float](repeating: .nan, count: 16 + tensorSize(t))
         var expect = [UInt16](repeating: 0, count: hr_bf16_tensor_size(&t))
         var n = 0
         for y in 0..<h { for x in 0..<w { for l in 0..<c {

@@ -5,48 +5,14 @@ import CHRNetKernels
 /// The AVX-512 convolution against the plain scalar one, over many shapes: odd channel counts,
 /// widths that are not multiples of any tile, both strides and kernel sizes, every epilogue.
 final class KernelTests: XCTestCase {
-    struct Rng {
-        var s: UInt64
-        mutating func next() -> Float {
-            s = s &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: s >> 11) % 2_000_001 - 1_000_000) / 1_000_000
-        }
-    }
-
-    func size(_ t: hr_tensor) -> Int { Int(t.cb) * Int(t.h + 2) * Int(t.w + 2) * 16 }
-
-    static func fillInterior(_ a: inout [Float], _ t: hr_tensor, channels: Int, _ r: inout Rng) {
-        for cb in 0..<Int(t.cb) { for y in 0..<Int(t.h) { for x in 0..<Int(t.w) { for l in 0..<16 where cb * 16 + l < channels {
-            a[Int(t.off) + ((cb * Int(t.h + 2) + y + 1) * Int(t.w + 2) + x + 1) * 16 + l] = r.next()
-        } } } }
-    }
-
     func runCase(cin: Int, cout: Int, k: Int, stride: Int, oh: Int, ow: Int, relu: Bool, residual: Bool,
                  ups: [Int], accumulate: Bool, threads: Int, seed: UInt64) {
-        var r = Rng(s: seed)
+        let c = ConvCase(cin: cin, cout: cout, k: k, stride: stride, oh: oh, ow: ow, relu: relu, residual: residual,
+                         ups: ups, accumulate: accumulate, seed: seed)
+        var r = c.rng
+        var op = c.op
+        let arena = c.arena
         let icb = (cin + 15) / 16, ocb = (cout + 15) / 16
-        var off: Int64 = 0
-        func tensor(_ cb: Int, _ h: Int, _ w: Int) -> hr_tensor {
-            let t = hr_tensor(off: off, cb: Int32(cb), h: Int32(h), w: Int32(w))
-            off += Int64(size(t))
-            return t
-        }
-        var op = hr_op()
-        op.kind = Int32(HR_OP_CONV); op.k = Int32(k); op.stride = Int32(stride); op.in_c = Int32(cin)
-        op.relu = relu ? 1 : 0; op.accumulate = accumulate ? 1 : 0
-        op.in = tensor(icb, oh * stride, ow * stride)
-        op.out = tensor(ocb, oh, ow)
-        op.res = residual ? tensor(ocb, oh, ow) : hr_tensor(off: -1, cb: 0, h: 0, w: 0)
-        op.n_up = Int32(ups.count)
-        var upT: [hr_tensor] = []
-        for f in ups { upT.append(tensor(ocb, oh / f, ow / f)) }
-        withUnsafeMutableBytes(of: &op.up) { raw in for (i, t) in upT.enumerated() { raw.bindMemory(to: hr_tensor.self)[i] = t } }
-        withUnsafeMutableBytes(of: &op.up_f) { raw in for (i, f) in ups.enumerated() { raw.bindMemory(to: Int32.self)[i] = Int32(f) } }
-        var arena = [Float](repeating: 0, count: Int(off))
-        Self.fillInterior(&arena, op.in, channels: cin, &r)
-        Self.fillInterior(&arena, op.out, channels: 16 * ocb, &r)  // previous output, for accumulate
-        if residual { Self.fillInterior(&arena, op.res, channels: 16 * ocb, &r) }
-        for t in upT { Self.fillInterior(&arena, t, channels: 16 * ocb, &r) }
         var weights = [Float](repeating: 0, count: ocb * icb * k * k * 256)
         for i in 0..<weights.count { weights[i] = r.next() / Float(cin * k * k).squareRoot() }
         var bias = [Float](repeating: 0, count: ocb * 16)
@@ -65,11 +31,11 @@ final class KernelTests: XCTestCase {
         }
         var worst: Float = 0
         for i in 0..<arena.count { worst = max(worst, abs(fast[i] - ref[i])) }
-        let label = "cin \(cin) cout \(cout) k \(k) s \(stride) out \(oh)x\(ow) relu \(relu) res \(residual) ups \(ups) acc \(accumulate) tile \(op.tile_b)x\(op.tile_t)"
+        let label = c.label + " tile \(op.tile_b)x\(op.tile_t)"
         XCTAssertLessThan(worst, 2e-5, label)
         // The output must have been written (not left as it was) and the borders untouched.
         var changed = 0
-        for i in Int(op.out.off)..<(Int(op.out.off) + size(op.out)) where fast[i] != arena[i] { changed += 1 }
+        for i in c.outputRange where fast[i] != arena[i] { changed += 1 }
         XCTAssertGreaterThan(changed, 0, label)
     }
 
@@ -133,8 +99,11 @@ final class KernelTests: XCTestCase {
 final class WinogradTests: XCTestCase {
     func runCase(cin: Int, cout: Int, oh: Int, ow: Int, residual: Bool, ups: [Int], accumulate: Bool, relu: Bool,
                  threads: Int, seed: UInt64) {
-        var r = KernelTests.Rng(s: seed)
         let icb = (cin + 15) / 16, ocb = (cout + 15) / 16
+        let scratch = Int((hr_wino_scratch_floats(Int32(icb), Int32(ocb), Int32(ow)) + 15) & ~15)
+        let c = ConvCase(cin: cin, cout: cout, k: 3, stride: 1, oh: oh, ow: ow, relu: relu, residual: residual,
+                         ups: ups, accumulate: accumulate, seed: seed, extraFloats: threads * scratch)
+        var r = c.rng
         var folded = FoldedConv(name: "t", cin: cin, cout: cout, k: 3, stride: 1, weights: [], bias: [])
         folded.weights = (0..<(cout * cin * 9)).map { _ in r.next() / Float(cin * 9).squareRoot() }
         folded.bias = (0..<cout).map { _ in r.next() }
@@ -142,31 +111,9 @@ final class WinogradTests: XCTestCase {
         var wino = [Float](repeating: 0, count: ocb * icb * 16 * 256), wbias = dbias
         direct.withUnsafeMutableBufferPointer { w in dbias.withUnsafeMutableBufferPointer { Model.pack(folded, into: w.baseAddress!, bias: $0.baseAddress!) } }
         wino.withUnsafeMutableBufferPointer { w in wbias.withUnsafeMutableBufferPointer { Model.packWinograd(folded, into: w.baseAddress!, bias: $0.baseAddress!) } }
-        var off: Int64 = 0
-        func tensor(_ cb: Int, _ h: Int, _ w: Int) -> hr_tensor {
-            let t = hr_tensor(off: off, cb: Int32(cb), h: Int32(h), w: Int32(w))
-            off += Int64(cb * (h + 2) * (w + 2) * 16)
-            return t
-        }
-        var op = hr_op()
-        op.kind = Int32(HR_OP_CONV); op.k = 3; op.stride = 1; op.in_c = Int32(cin)
-        op.relu = relu ? 1 : 0; op.accumulate = accumulate ? 1 : 0
-        op.in = tensor(icb, oh, ow)
-        op.out = tensor(ocb, oh, ow)
-        op.res = residual ? tensor(ocb, oh, ow) : hr_tensor(off: -1, cb: 0, h: 0, w: 0)
-        op.n_up = Int32(ups.count)
-        let upT = ups.map { tensor(ocb, oh / $0, ow / $0) }
-        withUnsafeMutableBytes(of: &op.up) { raw in for (i, t) in upT.enumerated() { raw.bindMemory(to: hr_tensor.self)[i] = t } }
-        withUnsafeMutableBytes(of: &op.up_f) { raw in for (i, f) in ups.enumerated() { raw.bindMemory(to: Int32.self)[i] = Int32(f) } }
-        let scratch = Int64((hr_wino_scratch_floats(Int32(icb), Int32(ocb), Int32(ow)) + 15) & ~15)
-        op.scratch = off
-        op.scratch_stride = scratch
-        off += scratch * Int64(threads)
-        var arena = [Float](repeating: 0, count: Int(off))
-        KernelTests.fillInterior(&arena, op.in, channels: cin, &r)
-        KernelTests.fillInterior(&arena, op.out, channels: 16 * ocb, &r)
-        if residual { KernelTests.fillInterior(&arena, op.res, channels: 16 * ocb, &r) }
-        for t in upT { KernelTests.fillInterior(&arena, t, channels: 16 * ocb, &r) }
+        var op = c.op
+        op.scratch_stride = Int64(scratch)
+        let arena = c.arena
         var ref = arena, fast = arena, plain = arena
         direct.withUnsafeBufferPointer { w in dbias.withUnsafeBufferPointer { b in
             var d = op
@@ -181,14 +128,14 @@ final class WinogradTests: XCTestCase {
             hr_run(&wop, 1, &fast, 0, 1, Int32(threads), 0)
             hr_run(&wop, 1, &plain, 0, 1, Int32(threads), 1)
         } }
-        let outRange = Int(op.out.off)..<(Int(op.out.off) + Int(op.out.cb) * (oh + 2) * (ow + 2) * 16)
+        let outRange = c.outputRange
         var worstFast: Float = 0, worstPlain: Float = 0, scale: Float = 1e-3
         for i in outRange {
             worstFast = max(worstFast, abs(fast[i] - ref[i]))
             worstPlain = max(worstPlain, abs(plain[i] - ref[i]))
             scale = max(scale, abs(ref[i]))
         }
-        let label = "cin \(cin) cout \(cout) out \(oh)x\(ow) res \(residual) ups \(ups) acc \(accumulate) relu \(relu) threads \(threads)"
+        let label = c.label + " threads \(threads)"
         XCTAssertLessThan(worstFast / scale, 1e-5, label)
         XCTAssertLessThan(worstPlain / scale, 1e-5, label)
         // Everything outside the output (inputs, borders) is untouched.

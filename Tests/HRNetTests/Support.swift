@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import CHRNetKernels
 @testable import HRNet
 
 /// Files under Tests/fixtures, found from this source file's location (not the working directory).
@@ -61,4 +62,65 @@ extension Session {
         }
         return out
     }
+}
+
+/// Deterministic values in [-1, 1] for kernel tests.
+struct KernelRng {
+    var s: UInt64
+    mutating func next() -> Float {
+        s = s &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: s >> 11) % 2_000_001 - 1_000_000) / 1_000_000
+    }
+}
+
+/// Floats of a blocked, bordered tensor.
+func tensorSize(_ t: hr_tensor) -> Int { Int(t.cb) * Int(t.h + 2) * Int(t.w + 2) * 16 }
+
+/// Random values in the interior of tensor t (lanes below `channels`); the border stays as it is.
+func fillInterior(_ a: inout [Float], _ t: hr_tensor, channels: Int, _ r: inout KernelRng) {
+    for cb in 0..<Int(t.cb) { for y in 0..<Int(t.h) { for x in 0..<Int(t.w) { for l in 0..<16 where cb * 16 + l < channels {
+        a[Int(t.off) + ((cb * Int(t.h + 2) + y + 1) * Int(t.w + 2) + x + 1) * 16 + l] = r.next()
+    } } } }
+}
+
+/// A convolution op (weights not set) with its tensors laid out one after another in an arena
+/// filled with random input, previous output (for accumulate), residual and upsampled tensors.
+struct ConvCase {
+    var op = hr_op()
+    var arena: [Float] = []
+    var ups: [hr_tensor] = []
+    var rng: KernelRng
+    let label: String
+
+    init(cin: Int, cout: Int, k: Int, stride: Int, oh: Int, ow: Int, relu: Bool, residual: Bool,
+         ups factors: [Int], accumulate: Bool, seed: UInt64, extraFloats: Int = 0) {
+        rng = KernelRng(s: seed)
+        let icb = (cin + 15) / 16, ocb = (cout + 15) / 16
+        var off: Int64 = 0
+        func tensor(_ cb: Int, _ h: Int, _ w: Int) -> hr_tensor {
+            let t = hr_tensor(off: off, cb: Int32(cb), h: Int32(h), w: Int32(w))
+            off += Int64(tensorSize(t))
+            return t
+        }
+        op.kind = Int32(HR_OP_CONV); op.k = Int32(k); op.stride = Int32(stride); op.in_c = Int32(cin)
+        op.relu = relu ? 1 : 0; op.accumulate = accumulate ? 1 : 0
+        op.in = tensor(icb, oh * stride, ow * stride)
+        op.out = tensor(ocb, oh, ow)
+        op.res = residual ? tensor(ocb, oh, ow) : hr_tensor(off: -1, cb: 0, h: 0, w: 0)
+        op.n_up = Int32(factors.count)
+        ups = factors.map { tensor(ocb, oh / $0, ow / $0) }
+        let upT = ups
+        withUnsafeMutableBytes(of: &op.up) { raw in for (i, t) in upT.enumerated() { raw.bindMemory(to: hr_tensor.self)[i] = t } }
+        withUnsafeMutableBytes(of: &op.up_f) { raw in for (i, f) in factors.enumerated() { raw.bindMemory(to: Int32.self)[i] = Int32(f) } }
+        op.scratch = off
+        arena = [Float](repeating: 0, count: Int(off) + extraFloats)
+        fillInterior(&arena, op.in, channels: cin, &rng)
+        fillInterior(&arena, op.out, channels: 16 * ocb, &rng)
+        if residual { fillInterior(&arena, op.res, channels: 16 * ocb, &rng) }
+        for t in upT { fillInterior(&arena, t, channels: 16 * ocb, &rng) }
+        label = "cin \(cin) cout \(cout) k \(k) s \(stride) out \(oh)x\(ow) relu \(relu) res \(residual) ups \(factors) acc \(accumulate)"
+    }
+
+    /// Arena range of the output tensor.
+    var outputRange: Range<Int> { Int(op.out.off)..<(Int(op.out.off) + tensorSize(op.out)) }
 }
