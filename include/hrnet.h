@@ -23,7 +23,11 @@
  *   - An hrnet_session (scratch memory and settings for running the network) must be used by one
  *     thread at a time. Use one session per thread for concurrent inference.
  *   - Inside one call, the library runs its kernels on `num_threads` OpenMP threads (a session
- *     option). It never starts threads of its own between calls.
+ *     option). It never starts threads of its own between calls. A batch runs one crop per
+ *     thread where it can (whole rounds of num_threads crops), else each layer is split.
+ *   - Sessions used at the same time from several host threads each bring their own OpenMP
+ *     team: keep the sum of their num_threads at or below the number of cores, since waiting
+ *     threads spin for a while (up to 20 ms, see hrnet_options.num_threads) before sleeping.
  *
  * VERSIONING
  *   The ABI follows semantic versioning: functions and enum values are only ever added within a
