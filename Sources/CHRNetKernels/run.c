@@ -93,7 +93,7 @@ static void run_op_shared(const hr_op *op, float *a, int simd) {
         for (int i = 0; i < rows; i++) bf16_row(op, a, i);
     }
     const int tasks = op_tasks(op, simd);
-    const int64_t scratch = op->scratch + (int64_t)omp_get_thread_num() * op->scratch_stride;
+    const int64_t scratch = op->scratch_team + (int64_t)omp_get_thread_num() * op->scratch_stride;
 #pragma omp for schedule(static)
     for (int task = 0; task < tasks; task++) run_task(op, a, simd, task, scratch);
 }

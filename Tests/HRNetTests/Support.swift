@@ -113,6 +113,7 @@ struct ConvCase {
         withUnsafeMutableBytes(of: &op.up) { raw in for (i, t) in upT.enumerated() { raw.bindMemory(to: hr_tensor.self)[i] = t } }
         withUnsafeMutableBytes(of: &op.up_f) { raw in for (i, f) in factors.enumerated() { raw.bindMemory(to: Int32.self)[i] = Int32(f) } }
         op.scratch = off
+        op.scratch_team = off
         arena = [Float](repeating: 0, count: Int(off) + extraFloats)
         fillInterior(&arena, op.in, channels: cin, &rng)
         fillInterior(&arena, op.out, channels: 16 * ocb, &rng)

@@ -137,3 +137,14 @@ def test_concurrent_sessions_on_one_model(coco_input, coco_truth):
     assert not errors, errors
     for i in range(2):
         assert max_abs(results[i], coco_truth[i:i + 1]) <= TOL
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+def test_batches_split_between_threads_stay_exact(threads):
+    # A batch of 3 runs whole rounds one crop per thread and the rest layer by layer; more
+    # threads than cores and than crops must change nothing.
+    x = np.load(fixture_path("coco_w8_input.npy"))
+    ref = np.load(fixture_path("coco_w8_heatmaps_f64.npy"))
+    x3, r3 = np.concatenate([x, x[:1]]), np.concatenate([ref, ref[:1]])
+    with hrnet.Session(fixture_path("coco_w8.pth"), threads=threads) as s:
+        assert np.abs(s.forward(x3) - r3).max() <= 1e-4

@@ -37,8 +37,7 @@ enum { HR_MAX_UP = 4 };
  *  up_u is nearest-neighbour upsampled by up_f[u] (it has out's channels, h/up_f x w/up_f).
  *  HR_OP_WINOGRAD: the same as a stride-1 3x3 HR_OP_CONV, computed as Winograd F(2x2,3x3) (see
  *  winograd.c); weights = U packed as 16 consecutive 1x1 convolutions [16][Cout/16][Cin/16][16][16];
- *  tile_b/tile_t are for a 1x1 convolution over ceil(w/2) tiles; each thread t uses the arena
- *  floats [scratch + t * scratch_stride, + hr_wino_scratch_floats()). */
+ *  tile_b/tile_t are for a 1x1 convolution over ceil(w/2) tiles; its scratch is described below. */
 typedef struct hr_op {
     int32_t kind;
     int32_t k, stride;      /* kernel size (1 or 3) and stride (1 or 2); padding is k/2 */
@@ -51,7 +50,10 @@ typedef struct hr_op {
     hr_tensor up[HR_MAX_UP];
     const float *weights;   /* packed, see above */
     const float *bias;
-    int64_t scratch, scratch_stride; /* per-thread scratch in the arena (HR_OP_WINOGRAD) */
+    /* HR_OP_WINOGRAD scratch (arena offsets in floats): `scratch` when one thread runs the op
+     * alone in its slot (hr_run_images); thread t of a team splitting the op uses
+     * scratch_team + t * scratch_stride. */
+    int64_t scratch, scratch_team, scratch_stride;
     /* BF16 mode (hrnet_kernels_bf16.h), HR_OP_CONV only: non-NULL = products in BF16 with these
      * weights (hr_pack_weights_bf16 of `weights`); the input is first copied to BF16 at arena
      * offset bf16_copy (floats). */

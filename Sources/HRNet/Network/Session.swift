@@ -18,6 +18,8 @@ public final class Session {
     private var ops: [hr_op]
     private let arena: AlignedFloats
     private let slotStride: Int
+    private let slots: Int
+    static let maxSlots = 64
     private let inputTensor: hr_tensor
     private let outputTensor: hr_tensor
     /// Bytes of activation memory per session.
@@ -151,14 +153,19 @@ public final class Session {
                 free["\(s.cb)x\(s.h)x\(s.w)", default: []].append(offset[d])
             }
         }
-        // Per-thread Winograd scratch, shared by all Winograd ops (each uses it only while it runs).
+        // Winograd scratch, shared by all Winograd ops (each uses it only while it runs). A slot
+        // holds one, for the thread that runs a crop alone in it; a team splitting layers uses
+        // one per thread after all slots (never inside a slot: other slots' zero borders must
+        // stay zero).
+        var scratchStride = 0
         if winogradScratch > 0 {
-            let stride = (winogradScratch + 15) & ~15
+            scratchStride = (winogradScratch + 15) & ~15
+            let scratchAt = top
             for i in planned.indices where planned[i].kind == Int32(HR_OP_WINOGRAD) {
-                planned[i].scratch = Int64(top)
-                planned[i].scratch_stride = Int64(stride)
+                planned[i].scratch = Int64(scratchAt)
+                planned[i].scratch_stride = Int64(scratchStride)
             }
-            top += stride * t
+            top += scratchStride
         }
         // The BF16 copy of a direct convolution's input, shared by all of them.
         if bf16CopyFloats > 0 {
@@ -168,11 +175,15 @@ public final class Session {
             top += (bf16CopyFloats + 15) & ~15
         }
         self.bf16Weights = bf16Weights
-        self.ops = planned
-        // One arena slot per thread: batches run one image per thread where they can.
+        // One arena slot per thread (at most maxSlots): batches run one image per thread where
+        // they can. The cap bounds memory for absurd thread counts.
         let slot = (top + 1023) & ~1023
         self.slotStride = slot
-        self.arena = try AlignedFloats(count: slot * t)
+        self.slots = min(t, Self.maxSlots)
+        let team = slot * slots
+        for i in planned.indices where planned[i].kind == Int32(HR_OP_WINOGRAD) { planned[i].scratch_team = Int64(team) }
+        self.ops = planned
+        self.arena = try AlignedFloats(count: team + t * scratchStride)
         self.inputTensor = desc(g.input)
         self.outputTensor = desc(g.output)
     }
@@ -233,11 +244,11 @@ public final class Session {
             let (b, r) = (i / per, i % per)
             return .invalidArgument("input value at [\(b), \(r / (h * w)), \((r / w) % h), \(r % w)] is not finite (\(input[i]))")
         }
-        let parallel = threads > 1 ? (batch / threads) * threads : 0
+        let parallel = slots > 1 ? (batch / slots) * slots : 0
         if parallel > 0 {
             var bad: Int64 = -1
             ops.withUnsafeBufferPointer { p in
-                hr_run_images(p.baseAddress, Int32(p.count), a, Int64(slotStride), Int32(threads), useReferenceKernels ? 1 : 0,
+                hr_run_images(p.baseAddress, Int32(p.count), a, Int64(slotStride), Int32(slots), useReferenceKernels ? 1 : 0,
                               input, Int32(parallel), 3, Int32(h), Int32(w), inputTensor.off,
                               output, Int32(joints), Int32(heatmapHeight), Int32(heatmapWidth), outputTensor.off, &bad)
             }
