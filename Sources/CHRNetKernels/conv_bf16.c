@@ -82,6 +82,7 @@ void hr_conv_bf16_ref_task(const hr_op *op, float *arena, const uint16_t *in_bf1
     const int64_t wstride = (int64_t)op->in.cb * k * k * 256;
     for (int ox = 0; ox < op->out.w; ox++) {
         float *o = hr_at(arena, &op->out, ocb, oy, ox);
+        float v[16];
         for (int lane = 0; lane < 16; lane++) {
             double acc = 0;
             for (int ic = 0; ic < op->in_c; ic++) {
@@ -93,16 +94,9 @@ void hr_conv_bf16_ref_task(const hr_op *op, float *arena, const uint16_t *in_bf1
                         acc += (double)bf16_to_float(ip[il]) * (double)bf16_to_float(wp[(il >> 1) * 32 + lane * 2 + (il & 1)]);
                     }
             }
-            float v = (float)(acc + op->bias[ocb * 16 + lane]);
-            if (op->accumulate) v += o[lane];
-            if (op->res.off >= 0) v += hr_at(arena, &op->res, ocb, oy, ox)[lane];
-            for (int u = 0; u < op->n_up; u++) {
-                const int f = op->up_f[u];
-                v += hr_at(arena, &op->up[u], ocb, oy / f, ox / f)[lane];
-            }
-            if (op->relu && v < 0) v = 0;
-            o[lane] = v;
+            v[lane] = (float)(acc + op->bias[ocb * 16 + lane]);
         }
+        hr_epilogue16(op, arena, v, o, ocb, oy, ox);
     }
 }
 
@@ -115,21 +109,7 @@ static const int tile_t_max_bf16[5] = {0, TMAX1, TMAX2, TMAX3, TMAX4};
 int hr_bf16_tile_t_max(int b) { return b >= 1 && b <= 4 ? tile_t_max_bf16[b] : 0; }
 
 void hr_choose_tile_bf16(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
-    double best = -1;
-    int bb = 1, bt = out_w < TMAX1 ? out_w : TMAX1;
-    if (nthreads < 1) nthreads = 1;
-    for (int b = 1; b <= 4; b++) {
-        if (out_cb % b) continue;
-        int t = out_w < tile_t_max_bf16[b] ? out_w : tile_t_max_bf16[b];
-        const int ntiles = (out_w + t - 1) / t;
-        t = (out_w + ntiles - 1) / ntiles;
-        double score = (double)b * t;
-        const int tasks = (out_cb / b) * out_h;
-        if (tasks < 4 * nthreads) score *= (double)tasks / (4.0 * nthreads);
-        if (score > best) { best = score; bb = b; bt = t; }
-    }
-    *tile_b = bb;
-    *tile_t = bt;
+    hr_choose_tile_with(tile_t_max_bf16, out_cb, out_w, out_h, nthreads, tile_b, tile_t);
 }
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,fma,avx2"))), apply_to = function)

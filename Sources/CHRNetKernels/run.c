@@ -16,13 +16,14 @@ enum { HR_BLOCKTIME_MS = 20 };
  * 208-242 GFLOP/s against ~260 for 4 x 6 on one Zen 5 core). */
 static const int tile_t_max[5] = {0, 14, 14, 9, 6};
 
-void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
+void hr_choose_tile_with(const int tmax[5], int out_cb, int out_w, int out_h, int nthreads,
+                         int32_t *tile_b, int32_t *tile_t) {
     double best = -1;
-    int bb = 1, bt = out_w < 14 ? out_w : 14;
+    int bb = 1, bt = out_w < tmax[1] ? out_w : tmax[1];
     if (nthreads < 1) nthreads = 1;
     for (int b = 1; b <= 4; b++) {
         if (out_cb % b) continue;
-        int t = out_w < tile_t_max[b] ? out_w : tile_t_max[b];
+        int t = out_w < tmax[b] ? out_w : tmax[b];
         int ntiles = (out_w + t - 1) / t;
         t = (out_w + ntiles - 1) / ntiles;
         /* Work per load grows with b*t; tiles narrower than t waste nothing here because the
@@ -34,6 +35,10 @@ void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *til
     }
     *tile_b = bb;
     *tile_t = bt;
+}
+
+void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
+    hr_choose_tile_with(tile_t_max, out_cb, out_w, out_h, nthreads, tile_b, tile_t);
 }
 
 /* Every op is a list of independent tasks (rows of output, or of output tiles). */
@@ -71,7 +76,7 @@ static inline void run_task(const hr_op *op, float *a, int simd, int task, int64
         else hr_wino_row_ref(op, a, scratch, task);
         break;
     default:
-        hr_sum_task(op, a, task / h, task % h, simd);
+        hr_sum_task(op, a, task / h, task % h);
     }
 }
 
@@ -106,14 +111,12 @@ static void run_op_alone(const hr_op *op, float *a, int simd) {
     for (int task = 0; task < tasks; task++) run_task(op, a, simd, task, op->scratch);
 }
 
-static void run_all(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads,
-                    int reference, double *op_seconds) {
+static void run_all(const hr_op *ops, int n, float *a, int nthreads, int reference, double *op_seconds) {
     const int simd = !reference && hr_cpu_has_avx512();
     if (nthreads < 1) nthreads = 1;
     if (nthreads > 1 && !getenv("KMP_BLOCKTIME")) kmp_set_blocktime(HR_BLOCKTIME_MS);
 #pragma omp parallel num_threads(nthreads)
-    for (int img = 0; img < batch; img++) {
-        float *a = arena + (int64_t)img * image_stride;
+    {
         for (int i = 0; i < n; i++) {
             double t0 = 0;
             if (op_seconds) {
@@ -130,13 +133,12 @@ static void run_all(const hr_op *ops, int n, float *arena, int64_t image_stride,
     }
 }
 
-void hr_run(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads, int reference) {
-    run_all(ops, n, arena, image_stride, batch, nthreads, reference, 0);
+void hr_run(const hr_op *ops, int n, float *arena, int nthreads, int reference) {
+    run_all(ops, n, arena, nthreads, reference, 0);
 }
 
-void hr_run_profiled(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads,
-                     double *op_seconds) {
-    run_all(ops, n, arena, image_stride, batch, nthreads, 0, op_seconds);
+void hr_run_profiled(const hr_op *ops, int n, float *arena, int nthreads, double *op_seconds) {
+    run_all(ops, n, arena, nthreads, 0, op_seconds);
 }
 
 /* Image-parallel: thread t runs images t, t + nthreads, ... alone in arena slot t, packing its

@@ -86,22 +86,12 @@ output_row(const hr_op *op, float *arena, const hr_tensor *m, int ty) {
                 for (int c = 0; c < 2; c++) {
                     const int ox = 2 * tx + c;
                     if (ox >= y->w) continue;
-                    float *o = hr_at(arena, y, cb, oy, ox);
-                    const float *res = op->res.off >= 0 ? hr_at(arena, &op->res, cb, oy, ox) : 0;
-                    float val[16];
+                    float v[16];
                     for (int l = 0; l < 16; l++) {
                         const float a0 = s[r][0][l], a1 = s[r][1][l], a2 = s[r][2][l], a3 = s[r][3][l];
-                        val[l] = (c == 0 ? a0 + a1 + a2 : a1 - a2 - a3) + op->bias[cb * 16 + l];
+                        v[l] = (c == 0 ? a0 + a1 + a2 : a1 - a2 - a3) + op->bias[cb * 16 + l];
                     }
-                    if (op->accumulate) for (int l = 0; l < 16; l++) val[l] += o[l];
-                    if (res) for (int l = 0; l < 16; l++) val[l] += res[l];
-                    for (int u = 0; u < op->n_up; u++) {
-                        const int f = op->up_f[u];
-                        const float *p = hr_at(arena, &op->up[u], cb, oy / f, ox / f);
-                        for (int l = 0; l < 16; l++) val[l] += p[l];
-                    }
-                    if (op->relu) for (int l = 0; l < 16; l++) val[l] = val[l] < 0 ? 0 : val[l];
-                    for (int l = 0; l < 16; l++) o[l] = val[l];
+                    hr_epilogue16(op, arena, v, hr_at(arena, y, cb, oy, ox), cb, oy, ox);
                 }
             }
         }
@@ -111,6 +101,7 @@ output_row(const hr_op *op, float *arena, const hr_tensor *m, int ty) {
 
 /* AVX-512 versions of the two transforms: one zmm register per 16 channels of a pixel. */
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,avx2"))), apply_to = function)
+#include "epilogue_avx512.h"
 static void input_row_avx512(const hr_op *op, float *arena, const hr_tensor *v, int ty) {
     const hr_tensor *x = &op->in;
     const int icbn = x->cb, tw = v->w, Hp = x->h + 2, Wp = x->w + 2;
@@ -149,7 +140,6 @@ static void output_row_avx512(const hr_op *op, float *arena, const hr_tensor *m,
     const hr_tensor *y = &op->out;
     const int ocbn = y->cb, tw = m->w;
     const int64_t pstride = (int64_t)ocbn * 3 * (tw + 2) * 16;
-    const __m512 zero = _mm512_setzero_ps();
     for (int cb = 0; cb < ocbn; cb++) {
         const float *min = hr_at(arena, m, cb, 0, 0);
         const __m512 bias = _mm512_loadu_ps(op->bias + cb * 16);
@@ -171,15 +161,7 @@ static void output_row_avx512(const hr_op *op, float *arena, const hr_tensor *m,
                     float *o = hr_at(arena, y, cb, oy, ox);
                     __m512 val = c == 0 ? _mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2])
                                         : _mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]);
-                    val = _mm512_add_ps(val, bias);
-                    if (op->accumulate) val = _mm512_add_ps(val, _mm512_loadu_ps(o));
-                    if (op->res.off >= 0) val = _mm512_add_ps(val, _mm512_loadu_ps(hr_at(arena, &op->res, cb, oy, ox)));
-                    for (int u = 0; u < op->n_up; u++) {
-                        const int f = op->up_f[u];
-                        val = _mm512_add_ps(val, _mm512_loadu_ps(hr_at(arena, &op->up[u], cb, oy / f, ox / f)));
-                    }
-                    if (op->relu) val = _mm512_max_ps(val, zero);
-                    _mm512_storeu_ps(o, val);
+                    hr_epilogue_store(op, arena, _mm512_add_ps(val, bias), o, cb, oy, ox);
                 }
             }
         }

@@ -50,14 +50,16 @@ private func image(_ i: hrnet_image, _ what: String) throws -> ImageView {
     return ImageView(data: data, width: Int(i.width), height: Int(i.height), stride: i.stride, format: f)
 }
 
-/// Checks capacities before anything is computed, then copies the results out.
-private func deliver(_ r: PoseResult, _ s: Session, n: Int, _ fn: String,
-                     keypoints: UnsafeMutablePointer<Float>?, keypointCapacity: Int,
-                     scores: UnsafeMutablePointer<Float>?, areas: UnsafeMutablePointer<Float>?,
-                     heatmaps: UnsafeMutablePointer<Float>?) {
-    r.keypoints.withUnsafeBufferPointer { keypoints!.update(from: $0.baseAddress!, count: $0.count) }
-    if let scores { r.scores.withUnsafeBufferPointer { scores.update(from: $0.baseAddress!, count: n) } }
-    if let areas { r.areas.withUnsafeBufferPointer { areas.update(from: $0.baseAddress!, count: n) } }
+private func personBoxes(_ b: UnsafePointer<hrnet_box>, _ n: Int) -> [PersonBox] {
+    (0..<n).map { PersonBox(x: Double(b[$0].x), y: Double(b[$0].y), w: Double(b[$0].width), h: Double(b[$0].height), score: Double(b[$0].score)) }
+}
+
+/// Copies the results into the caller's buffers (their capacities were checked by checkOutputs).
+private func deliver(_ r: PoseResult, keypoints: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>?,
+                     areas: UnsafeMutablePointer<Float>?, heatmaps: UnsafeMutablePointer<Float>?) {
+    r.keypoints.withUnsafeBufferPointer { keypoints.update(from: $0.baseAddress!, count: $0.count) }
+    if let scores { r.scores.withUnsafeBufferPointer { scores.update(from: $0.baseAddress!, count: $0.count) } }
+    if let areas { r.areas.withUnsafeBufferPointer { areas.update(from: $0.baseAddress!, count: $0.count) } }
     if let heatmaps, let h = r.heatmaps { h.withUnsafeBufferPointer { heatmaps.update(from: $0.baseAddress!, count: $0.count) } }
 }
 
@@ -90,7 +92,7 @@ public func hrnetEstimateCrops(_ s: OpaquePointer?, _ crops: UnsafePointer<hrnet
         guard let crops else { throw HRNetError.invalidArgument("\(fn): crops is NULL") }
         let views = try (0..<n).map { try image(crops[$0], "crop \($0)") }
         let r = try se.estimate(crops: views, options: try estimateOptions(o, fn), wantHeatmaps: heatmaps != nil)
-        deliver(r, se, n: n, fn, keypoints: keypoints, keypointCapacity: keypointCapacity, scores: scores, areas: nil, heatmaps: heatmaps)
+        deliver(r, keypoints: keypoints!, scores: scores, areas: nil, heatmaps: heatmaps)
     }
 }
 
@@ -108,11 +110,9 @@ public func hrnetEstimateBoxes(_ s: OpaquePointer?, _ frame: UnsafePointer<hrnet
         guard let frame else { throw HRNetError.invalidArgument("\(fn): frame is NULL") }
         guard let boxes else { throw HRNetError.invalidArgument("\(fn): boxes is NULL") }
         let view = try image(frame.pointee, "frame")
-        let pb = (0..<n).map { i in
-            PersonBox(x: Double(boxes[i].x), y: Double(boxes[i].y), w: Double(boxes[i].width), h: Double(boxes[i].height), score: Double(boxes[i].score))
-        }
+        let pb = personBoxes(boxes, n)
         let r = try se.estimate(frame: view, boxes: pb, options: try estimateOptions(o, fn), wantHeatmaps: heatmaps != nil)
-        deliver(r, se, n: n, fn, keypoints: keypoints, keypointCapacity: keypointCapacity, scores: scores, areas: areas, heatmaps: heatmaps)
+        deliver(r, keypoints: keypoints!, scores: scores, areas: areas, heatmaps: heatmaps)
     }
 }
 
@@ -132,7 +132,7 @@ public func hrnetDecodeHeatmaps(_ heatmaps: UnsafePointer<Float>?, _ n: Int, _ j
         guard !o, capacity >= need else {
             throw HRNetError.bufferTooSmall("\(fn): keypoint_capacity is \(capacity) floats, the result needs n x \(joints) x 3 = \(need)")
         }
-        let pb = boxes.map { b in (0..<n).map { PersonBox(x: Double(b[$0].x), y: Double(b[$0].y), w: Double(b[$0].width), h: Double(b[$0].height), score: Double(b[$0].score)) } }
+        let pb = boxes.map { personBoxes($0, n) }
         let r = try PoseDecoding.decode(heatmaps, count: n, joints: Int(joints), height: Int(hh), width: Int(hw), boxes: pb,
                                         inputHeight: ih == 0 ? nil : Int(ih), inputWidth: iw == 0 ? nil : Int(iw), method: m)
         r.withUnsafeBufferPointer { keypoints.update(from: $0.baseAddress!, count: $0.count) }

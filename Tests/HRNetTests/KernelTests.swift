@@ -24,8 +24,8 @@ final class KernelTests: XCTestCase {
                 op.weights = w.baseAddress
                 op.bias = b.baseAddress
                 withUnsafePointer(to: &op) { p in
-                    hr_run(p, 1, &fast, 0, 1, Int32(threads), 0)
-                    hr_run(p, 1, &ref, 0, 1, 1, 1)
+                    hr_run(p, 1, &fast, Int32(threads), 0)
+                    hr_run(p, 1, &ref, 1, 1)
                 }
             }
         }
@@ -118,15 +118,15 @@ final class WinogradTests: XCTestCase {
         direct.withUnsafeBufferPointer { w in dbias.withUnsafeBufferPointer { b in
             var d = op
             d.weights = w.baseAddress; d.bias = b.baseAddress
-            hr_run(&d, 1, &ref, 0, 1, 1, 1)
+            hr_run(&d, 1, &ref, 1, 1)
         } }
         wino.withUnsafeBufferPointer { w in wbias.withUnsafeBufferPointer { b in
             var wop = op
             wop.kind = Int32(HR_OP_WINOGRAD)
             wop.weights = w.baseAddress; wop.bias = b.baseAddress
             hr_choose_tile(Int32(ocb), Int32((ow + 1) / 2), 16, Int32(threads), &wop.tile_b, &wop.tile_t)
-            hr_run(&wop, 1, &fast, 0, 1, Int32(threads), 0)
-            hr_run(&wop, 1, &plain, 0, 1, Int32(threads), 1)
+            hr_run(&wop, 1, &fast, Int32(threads), 0)
+            hr_run(&wop, 1, &plain, Int32(threads), 1)
         } }
         let outRange = c.outputRange
         var worstFast: Float = 0, worstPlain: Float = 0, scale: Float = 1e-3

@@ -47,7 +47,23 @@ def _int32(name, value):
     return value
 
 
-class Model:
+class _Closable:
+    """Context manager and finaliser around a close() method."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: module globals may already be gone
+            pass
+
+
+class Model(_Closable):
     """Loaded, prepared weights (hrnet_model_load). Immutable; share it between sessions.
 
     ``Model(path)``; release it with :meth:`close` (or a ``with`` block). Sessions created from
@@ -72,23 +88,11 @@ class Model:
         if ptr:
             _lib.lib.hrnet_model_release(ptr)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: module globals may already be gone
-            pass
-
     def __repr__(self):
         return "<hrnet.Model %r%s>" % (self.path, " (closed)" if self.closed else "")
 
 
-class Session:
+class Session(_Closable):
     """A runnable network (hrnet_session).
 
     ``Session(model_or_path, input_size=None, threads=None)``
@@ -156,18 +160,6 @@ class Session:
             ptr, self._ptr = self._ptr, None
             if ptr:
                 _lib.lib.hrnet_session_close(ptr)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown
-            pass
 
     def __repr__(self):
         if self.closed:

@@ -67,14 +67,12 @@ int64_t hr_wino_scratch_floats(int in_cb, int out_cb, int out_w);
 /** Picks the register tile for a convolution producing `out_cb` blocks of width `out_w`. */
 void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
 
-/** Runs `n` ops for each of `batch` images. Image b uses arena + b * image_stride floats.
- *  reference != 0 selects the plain scalar kernels (for tests). */
-void hr_run(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch,
-            int nthreads, int reference);
+/** Runs `n` ops on the arena with a team of `nthreads` threads that splits every op between
+ *  them. reference != 0 selects the plain scalar kernels (for tests). */
+void hr_run(const hr_op *ops, int n, float *arena, int nthreads, int reference);
 
 /** hr_run (SIMD kernels) that also adds each op's wall time, in seconds, to op_seconds[i]. */
-void hr_run_profiled(const hr_op *ops, int n, float *arena, int64_t image_stride, int batch, int nthreads,
-                     double *op_seconds);
+void hr_run_profiled(const hr_op *ops, int n, float *arena, int nthreads, double *op_seconds);
 
 /** Image-parallel run: thread t (of nthreads) processes images t, t + nthreads, ... alone, in
  *  the arena slot at arena + t * slot_stride (each slot a full plan: input tensor at in_off,

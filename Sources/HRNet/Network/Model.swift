@@ -52,10 +52,6 @@ public final class Model {
     /// kernel on this project's machines (see hrnet-bench --profile).
     static let winogradMaxChannelProduct = 128 * 128
 
-    /// Whether stride-1 3x3 convolutions of up to 128x128 channels run as Winograd F(2x2,3x3)
-    /// (the default) or all convolutions directly.
-    public let usesWinograd: Bool
-
     public convenience init(path: String, winograd: Bool = true) throws {
         let ckpt = try Checkpoint(path: path)
         try self.init(checkpoint: ckpt, winograd: winograd)
@@ -84,7 +80,6 @@ public final class Model {
         self.graph = graph
         self.convs = convs
         self.storage = storage
-        self.usesWinograd = winograd
     }
 
     /// OIHW -> [Cout/16][Cin/16][k][k][16 ic][16 oc], zero-padded.

@@ -16,8 +16,6 @@ public final class Session {
 
     private let plan: Plan
     private let arena: AlignedFloats
-    /// Bytes of activation memory per session.
-    public var arenaBytes: Int { arena.count * 4 }
 
     /// The input size used when none is given: 256x256 for 16 joints (MPII), else 256x192.
     public static func defaultInputSize(joints: Int) -> (Int, Int) { joints == 16 ? (256, 256) : (256, 192) }
@@ -65,7 +63,7 @@ public final class Session {
         let a = arena.pointer
         for _ in 0..<runs {
             plan.ops.withUnsafeBufferPointer { p in
-                seconds.withUnsafeMutableBufferPointer { hr_run_profiled(p.baseAddress, Int32(p.count), a, 0, 1, Int32(threads), $0.baseAddress) }
+                seconds.withUnsafeMutableBufferPointer { hr_run_profiled(p.baseAddress, Int32(p.count), a, Int32(threads), $0.baseAddress) }
             }
         }
         var groups: [String: (Double, Double)] = [:]
@@ -115,7 +113,7 @@ public final class Session {
             let bad = hr_pack_input(input + b * inputCount, 3, Int32(h), Int32(w), a + Int(plan.input.off))
             if bad >= 0 { throw nonFinite(b * inputCount + Int(bad)) }
             plan.ops.withUnsafeBufferPointer { p in
-                hr_run(p.baseAddress, Int32(p.count), a, 0, 1, Int32(threads), useReferenceKernels ? 1 : 0)
+                hr_run(p.baseAddress, Int32(p.count), a, Int32(threads), useReferenceKernels ? 1 : 0)
             }
             hr_unpack_output(a + Int(plan.output.off), Int32(joints), Int32(heatmapHeight), Int32(heatmapWidth),
                              output + b * heatmapCount)

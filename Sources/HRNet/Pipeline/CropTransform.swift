@@ -14,10 +14,9 @@ public struct CropTransform: Equatable {
     public init(box x: Double, _ y: Double, _ w: Double, _ h: Double, inputWidth W: Int, inputHeight H: Int) {
         cx = x + w * 0.5
         cy = y + h * 0.5
-        let r = Double(W) / Double(H)
-        var bw = w, bh = h
-        if bw > r * bh { bh = bw / r } else if bw < r * bh { bw = bh * r }
-        _ = bh
+        // Widening a box narrower than W/H sets its width to h * W/H; a wider box is heightened
+        // instead, which leaves its width. Only the width sets the scale.
+        let bw = max(w, h * Double(W) / Double(H))
         k = Double(W) / (bw * 1.25)
         inputWidth = W
         inputHeight = H

@@ -12,8 +12,8 @@ public enum DecodeMethod: Int, Equatable {
 
 /// Heatmap decoding, on one `h x w` heatmap at a time. Coordinates are in heatmap pixels.
 public enum Decoder {
-    /// Argmax (first maximum in row-major order) and its value; (0, 0) when max <= 0... as
-    /// published, where a non-positive maximum leaves the location at the origin.
+    /// Argmax (first maximum in row-major order) and its value. As published, a non-positive
+    /// maximum puts the location at the origin (0, 0).
     public static func argmax(_ p: UnsafePointer<Float>, width w: Int, height h: Int) -> (x: Int, y: Int, value: Float) {
         var best = 0
         var v = p[0]
