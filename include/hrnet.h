@@ -152,9 +152,21 @@ const char *hrnet_last_error(const hrnet_session *session);
  *  Accepts PyTorch zip files, pre-1.6 ("legacy") torch.save files (storage locations such as
  *  "cuda:0" are ignored), plain state dicts, {"state_dict": ...} and {"model": ...} wrappers,
  *  OpenMMLab files ("backbone." / "keypoint_head." / "head." prefixes) and "module." prefixes.
- *  The file is parsed by a restricted reader that never executes code from it.
+ *  The file is parsed by a restricted reader that never executes code from it, and is treated
+ *  as hostile: every size, offset, stride, count and nesting depth read from it is checked with
+ *  overflow-checked arithmetic against the bytes actually there before it is used, so a damaged
+ *  or malicious file is HRNET_ERR_FORMAT (or HRNET_ERR_MODEL), never a crash, a read outside the
+ *  file, a hang or an allocation larger than the file can back. Limits no published checkpoint
+ *  comes near: pickle values nested at most 1000 deep, tensors of at most 8 dimensions, no
+ *  zero-stride (broadcast) or overlapping tensor views, and pickle work bounded by its size.
  *  On success *out_model owns a reference; release it with hrnet_model_release(). */
 hrnet_status hrnet_model_load(const char *path, hrnet_model **out_model);
+/** hrnet_model_load() from a checkpoint's bytes in memory (for weights embedded in a binary or
+ *  received over a socket): the same formats, the same checks, the same statuses. The bytes are
+ *  only read during the call (the model keeps its own packed copy of the weights), so the caller
+ *  may free or reuse them as soon as it returns; they are never written. data NULL or size 0 is
+ *  HRNET_ERR_INVALID_ARGUMENT. */
+hrnet_status hrnet_model_load_memory(const void *data, size_t size, hrnet_model **out_model);
 /** Drops the caller's reference. Sessions created from the model keep it alive. NULL is a no-op. */
 void hrnet_model_release(hrnet_model *model);
 

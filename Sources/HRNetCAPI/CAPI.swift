@@ -110,6 +110,19 @@ public func hrnetModelLoad(_ p: UnsafePointer<CChar>?, _ out: UnsafeMutablePoint
     }
 }
 
+@_cdecl("hrnet_model_load_memory")
+public func hrnetModelLoadMemory(_ data: UnsafeRawPointer?, _ size: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> hrnet_status {
+    global {
+        guard let out else { throw HRNetError.invalidArgument("hrnet_model_load_memory: out_model is NULL") }
+        out.pointee = nil
+        guard let data else { throw HRNetError.invalidArgument("hrnet_model_load_memory: data is NULL") }
+        guard size > 0 else { throw HRNetError.invalidArgument("hrnet_model_load_memory: size is 0") }
+        let model = try Model(bytes: UnsafeRawBufferPointer(start: data, count: size),
+                              name: "checkpoint in memory (\(size) bytes)")
+        out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(model)).toOpaque())
+    }
+}
+
 @_cdecl("hrnet_model_release")
 public func hrnetModelRelease(_ m: OpaquePointer?) {
     guard let m else { return }

@@ -15,7 +15,7 @@ final class CheckpointTests: XCTestCase {
                 let a = zip.tensors[key]!, b = other.tensors[key]!
                 XCTAssertEqual(a.shape, b.shape, key)
                 XCTAssertEqual(a.isInteger, b.isInteger, key)
-                let fa = a.floats(), fb = b.floats()
+                let fa = try a.floats().array, fb = try b.floats().array
                 XCTAssertEqual(fa.map(\.bitPattern), fb.map(\.bitPattern), "\(key) differs in \(other.path)")
             }
         }

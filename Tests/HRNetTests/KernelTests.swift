@@ -104,9 +104,10 @@ final class WinogradTests: XCTestCase {
         let c = ConvCase(cin: cin, cout: cout, k: 3, stride: 1, oh: oh, ow: ow, relu: relu, residual: residual,
                          ups: ups, accumulate: accumulate, seed: seed, extraFloats: threads * scratch)
         var r = c.rng
-        var folded = FoldedConv(name: "t", cin: cin, cout: cout, k: 3, stride: 1, weights: [], bias: [])
-        folded.weights = (0..<(cout * cin * 9)).map { _ in r.next() / Float(cin * 9).squareRoot() }
-        folded.bias = (0..<cout).map { _ in r.next() }
+        let weights = (0..<(cout * cin * 9)).map { _ in r.next() / Float(cin * 9).squareRoot() }
+        let bias = (0..<cout).map { _ in r.next() }
+        let folded = FoldedConv(name: "t", cin: cin, cout: cout, k: 3, stride: 1,
+                                weights: try! AlignedFloats(weights), bias: try! AlignedFloats(bias))
         var direct = [Float](repeating: 0, count: ocb * icb * 9 * 256), dbias = [Float](repeating: 0, count: ocb * 16)
         var wino = [Float](repeating: 0, count: ocb * icb * 16 * 256), wbias = dbias
         direct.withUnsafeMutableBufferPointer { w in dbias.withUnsafeMutableBufferPointer { Model.pack(folded, into: w.baseAddress!, bias: $0.baseAddress!) } }

@@ -139,6 +139,7 @@ def _declare(lib):
         ("hrnet_status_string", ctypes.c_char_p, [status_t]),
         ("hrnet_last_error", ctypes.c_char_p, [session_p]),
         ("hrnet_model_load", status_t, [ctypes.c_char_p, ctypes.POINTER(model_p)]),
+        ("hrnet_model_load_memory", status_t, [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(model_p)]),
         ("hrnet_model_release", None, [model_p]),
         ("hrnet_options_init", None, [ctypes.POINTER(hrnet_options)]),
         ("hrnet_session_create", status_t,

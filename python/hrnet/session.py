@@ -78,6 +78,32 @@ class Model(_Closable):
         check(_lib.lib.hrnet_model_load(raw, ctypes.byref(ptr)))
         self._ptr = ptr
 
+    @classmethod
+    def from_bytes(cls, data):
+        """A model from a checkpoint's bytes (``bytes``, ``bytearray``, ``memoryview`` or anything
+        with the buffer protocol), as hrnet_model_load_memory: the same formats and errors as a
+        file. The bytes are only read during the call."""
+        view = memoryview(data)
+        if not view.contiguous:
+            raise ValueError("from_bytes needs a contiguous buffer")
+        view = view.cast("B")
+        if view.nbytes == 0:
+            raise ValueError("from_bytes: the checkpoint is empty (0 bytes)")
+        self = cls.__new__(cls)
+        self._ptr = None
+        self.path = "<memory: %d bytes>" % view.nbytes
+        ptr = _lib.model_p()
+        if view.readonly:
+            buf = ctypes.c_char_p(view.tobytes()) if not isinstance(data, bytes) else ctypes.c_char_p(data)
+            addr = ctypes.cast(buf, ctypes.c_void_p)
+        else:
+            buf = (ctypes.c_char * view.nbytes).from_buffer(view)
+            addr = ctypes.addressof(buf)
+        check(_lib.lib.hrnet_model_load_memory(addr, view.nbytes, ctypes.byref(ptr)))
+        del buf
+        self._ptr = ptr
+        return self
+
     @property
     def closed(self):
         return not self._ptr

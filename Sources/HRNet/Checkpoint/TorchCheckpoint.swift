@@ -9,18 +9,24 @@ public struct TensorView {
     public let shape: [Int]
     let strides: [Int]
     let base: UnsafeRawPointer  // element 0
-    public var count: Int { shape.reduce(1, *) }
+    /// Whether `releasePages` may drop the file pages under it (a mapped file: yes; a caller's
+    /// memory: never).
+    let releasable: Bool
+    /// Elements; the loader has checked that this fits the tensor's storage.
+    public let count: Int
+    /// Bytes from element 0 to the end of the last element (inside the storage).
+    let spanBytes: Int
 
-    /// The elements in row-major order, converted to Float.
-    public func floats() -> [Float] {
+    /// The elements in row-major order, converted to Float, in a checked allocation.
+    public func floats() throws -> AlignedFloats {
         let n = count
-        var out = [Float](repeating: 0, count: n)
+        let out = try AlignedFloats(count: n)
         if n == 0 { return out }
         let contiguous = isContiguous
-        out.withUnsafeMutableBufferPointer { o in
+        do { let o = out.buffer
             if contiguous && dtype == .float32 {
                 o.baseAddress!.update(from: base.assumingMemoryBound(to: Float.self), count: n)
-                return
+                return out
             }
             var idx = [Int](repeating: 0, count: shape.count)
             for i in 0..<n {
@@ -72,9 +78,10 @@ public struct TensorView {
     /// Tells the kernel the tensor's file pages are no longer needed (they are re-read from the
     /// file if touched again), so loading does not hold the whole checkpoint in memory.
     public func releasePages() {
+        guard releasable else { return }
         let page = 4096
         let start = (Int(bitPattern: base) + page - 1) & ~(page - 1)
-        let end = (Int(bitPattern: base) + count * dtype.size) & ~(page - 1)
+        let end = (Int(bitPattern: base) + spanBytes) & ~(page - 1)
         if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
     }
 
@@ -93,18 +100,36 @@ public struct TensorView {
 /// wrappers, OpenMMLab (`backbone.`, `keypoint_head.` / `head.` prefixes) and `module.`.
 public final class Checkpoint {
     public let path: String
+    /// How messages name the checkpoint: the quoted path, or "checkpoint in memory".
+    public let name: String
     /// Tensors by normalised key (e.g. `stage2.0.branches.1.3.conv2.weight`, `final_layer.bias`).
     public let tensors: [String: TensorView]
     /// Keys in file order.
     public let keys: [String]
-    private let file: MappedFile
+    /// Keeps the bytes the tensors view alive (the mapped file; nil for a caller's memory).
+    private let owner: AnyObject?
 
-    public init(path: String) throws {
-        self.path = path
+    /// Tensors with more dimensions than this are refused (convolutions have 4).
+    static let maxDimensions = 8
+
+    public convenience init(path: String) throws {
         let file = try MappedFile(path: path)
-        self.file = file
-        let b = file.bytes
-        let name = Self.displayName(path)
+        try self.init(bytes: file.bytes, path: path, name: Self.displayName(path), owner: file)
+    }
+
+    /// A checkpoint held in the caller's memory. The tensors view `bytes`, which must outlive
+    /// this object; their pages are never released.
+    public convenience init(bytes: UnsafeRawBufferPointer, name: String = "checkpoint in memory") throws {
+        guard bytes.count > 0, bytes.baseAddress != nil else {
+            throw HRNetError.format("\(name) is empty (0 bytes): not a checkpoint")
+        }
+        try self.init(bytes: bytes, path: "", name: name, owner: nil)
+    }
+
+    private init(bytes b: UnsafeRawBufferPointer, path: String, name: String, owner: AnyObject?) throws {
+        self.path = path
+        self.name = name
+        self.owner = owner
         let root: PickleValue
         var resolved: [String: (UnsafeRawPointer, Int)] = [:]  // storage key -> bytes
         if ZipArchive.isZip(b) {
@@ -114,7 +139,7 @@ public final class Checkpoint {
             }
             let prefix = String(pkl.dropLast("data.pkl".count))
             let e = zip.entries[pkl]!
-            var u = Unpickler(b, start: e.offset, end: e.offset + e.size, what: "\(name) (\(pkl))",
+            var u = Unpickler(b, start: e.offset, end: e.offset + e.size, what: "\(name) (\(PickleValue.short(pkl)))",
                               persistentLoad: { try Self.storageID($0, what: name) })
             root = try u.load()
             for (n, entry) in zip.entries where n.hasPrefix(prefix + "data/") {
@@ -129,9 +154,9 @@ public final class Checkpoint {
         for (k, v) in dict.pairs {
             guard case .string(let key) = k, case .tensor(let t) = v else { continue }
             guard let (ptr, size) = resolved[t.storage.key] else {
-                throw HRNetError.format("\(name): tensor '\(key)' refers to storage '\(t.storage.key)', which the file does not contain")
+                throw HRNetError.format("\(name): tensor '\(PickleValue.short(key))' refers to storage '\(PickleValue.short(t.storage.key))', which the file does not contain")
             }
-            let view = try Self.view(t, ptr, size, key: key, what: name)
+            let view = try Self.view(t, ptr, size, key: key, what: name, releasable: owner != nil)
             let nk = Self.normalise(key)
             if tensors[nk] == nil { keys.append(nk) }
             tensors[nk] = view
@@ -164,7 +189,7 @@ public final class Checkpoint {
         }
         guard let key = t[2].stringValue else { throw HRNetError.format("\(what): storage id without a key") }
         guard let dtype = dtypeOf(t[1]) else {
-            throw HRNetError.model("\(what): storage '\(key)' has an unsupported element type \(t[1])")
+            throw HRNetError.model("\(what): storage '\(PickleValue.short(key))' has an unsupported element type (\(t[1].summary))")
         }
         return .storage(StorageRef(key: key, dtype: dtype))
     }
@@ -193,7 +218,7 @@ public final class Checkpoint {
         var pos = legacyMagic.count
         var u = Unpickler(b, start: pos, what: what)
         let proto = try u.load()
-        guard proto.intValue == 1001 else { throw HRNetError.format("\(what): unsupported legacy protocol version \(proto)") }
+        guard proto.intValue == 1001 else { throw HRNetError.format("\(what): unsupported legacy protocol version (\(proto.summary))") }
         pos = u.pos
         u = Unpickler(b, start: pos, what: what)
         _ = try u.load()  // system info
@@ -205,7 +230,7 @@ public final class Checkpoint {
                 throw HRNetError.format("\(what): unexpected persistent id in legacy pickle")
             }
             guard let dtype = dtypeOf(t[1]) else {
-                throw HRNetError.model("\(what): storage '\(key)' has an unsupported element type")
+                throw HRNetError.model("\(what): storage '\(PickleValue.short(key))' has an unsupported element type")
             }
             dtypes[key] = dtype
             if t.count >= 6, let view = t[5].sequence, view.count >= 2, let vk = view[0].stringValue, let off = view[1].intValue {
@@ -224,19 +249,19 @@ public final class Checkpoint {
         }
         var resolved: [String: (UnsafeRawPointer, Int)] = [:]
         for key in keys {
-            guard pos + 8 <= b.count else { throw HRNetError.format("\(what): truncated: storage '\(key)' is missing its header") }
+            guard b.count - pos >= 8 else { throw HRNetError.format("\(what): truncated: storage '\(PickleValue.short(key))' is missing its header") }
             let n = Int(truncatingIfNeeded: b.readLE64(pos))
             let size = dtypes[key]?.size ?? 4
             guard n >= 0, n <= (b.count - pos - 8) / size else {
-                throw HRNetError.format("\(what): truncated: storage '\(key)' needs \(n) elements, the file ends first")
+                throw HRNetError.format("\(what): truncated: storage '\(PickleValue.short(key))' needs \(n) elements, the file ends first")
             }
             resolved[key] = (b.baseAddress! + pos + 8, n * size)
             pos += 8 + n * size
         }
         for (vk, v) in views {
             guard let (p, size) = resolved[v.root], let dt = dtypes[v.root] else { continue }
-            let off = v.offset * dt.size
-            if off >= 0 && off <= size { resolved[vk] = (p + off, size - off) }
+            let (off, overflow) = v.offset.multipliedReportingOverflow(by: dt.size)
+            if !overflow && off >= 0 && off <= size { resolved[vk] = (p + off, size - off) }
         }
         return (root, resolved)
     }
@@ -251,16 +276,42 @@ public final class Checkpoint {
         return d
     }
 
-    static func view(_ t: TensorRef, _ p: UnsafeRawPointer, _ size: Int, key: String, what: String) throws -> TensorView {
+    /// The tensor as a view of its storage's `size` bytes at `p`, after checking, with overflow-
+    /// checked arithmetic, that every element it names lies inside those bytes and that it has no
+    /// more elements than the storage holds (so no zero-stride or overlapping view can make a tiny
+    /// file ask for terabytes; published checkpoints contain neither).
+    static func view(_ t: TensorRef, _ p: UnsafeRawPointer, _ size: Int, key: String, what: String,
+                     releasable: Bool) throws -> TensorView {
         let es = t.storage.dtype.size
+        let name = "\(what): tensor '\(PickleValue.short(key))'"
+        guard t.shape.count <= maxDimensions else {
+            throw HRNetError.format("\(name) has \(t.shape.count) dimensions (at most \(maxDimensions) are accepted)")
+        }
+        let shape = "\(t.shape)"
         guard t.offset >= 0, t.shape.allSatisfy({ $0 >= 0 }), t.stride.allSatisfy({ $0 >= 0 }) else {
-            throw HRNetError.format("\(what): tensor '\(key)' has a negative offset, size or stride")
+            throw HRNetError.format("\(name) has a negative offset, size or stride")
         }
-        var last = t.offset
-        if !t.shape.contains(0) { for (n, s) in zip(t.shape, t.stride) { last += (n - 1) * s } }
-        guard (last + 1) * es <= size else {
-            throw HRNetError.format("\(what): tensor '\(key)' of shape \(t.shape) needs \((last + 1) * es) bytes, its storage has \(size) (truncated file?)")
+        var count = 1, last = t.offset, overflow = false
+        for (n, st) in zip(t.shape, t.stride) {
+            var o1 = false, o2 = false, o3 = false
+            (count, o1) = count.multipliedReportingOverflow(by: n)
+            if n > 1 {
+                guard st > 0 else {
+                    throw HRNetError.format("\(name) of shape \(shape) repeats its elements (stride 0): not a checkpoint tensor")
+                }
+                var span = 0
+                (span, o2) = (n - 1).multipliedReportingOverflow(by: st)
+                (last, o3) = last.addingReportingOverflow(span)
+            }
+            overflow = overflow || o1 || o2 || o3
         }
-        return TensorView(dtype: t.storage.dtype, shape: t.shape, strides: t.stride, base: p + t.offset * es)
+        let storageElements = size / es
+        guard !overflow, count == 0 || last < storageElements, count <= storageElements else {
+            throw HRNetError.format("\(name) of shape \(shape) reaches past its storage of \(storageElements) elements (truncated or corrupted file?)")
+        }
+        // offset < storageElements (or count == 0 and offset <= ...): offset * es stays in the storage.
+        let start = count == 0 ? 0 : t.offset * es
+        return TensorView(dtype: t.storage.dtype, shape: t.shape, strides: t.stride, base: p + start,
+                          releasable: releasable, count: count, spanBytes: count == 0 ? 0 : (last - t.offset + 1) * es)
     }
 }

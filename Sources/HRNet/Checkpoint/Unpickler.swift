@@ -3,9 +3,27 @@
 /// only a name, and calling one (`REDUCE`, `NEWOBJ`) yields a value only for the handful of
 /// callables a checkpoint needs (tensor rebuilding, `OrderedDict`); anything else becomes an
 /// opaque placeholder, so metadata the engine does not need is skipped without failing.
-final class PickleList { var items: [PickleValue] = [] }
+///
+/// Hostile input is expected. Containers record their nesting depth, which is capped
+/// (`maxDepth`), so freeing or walking a value can never overflow the stack; a container is frozen
+/// once it is put inside another one or handed to a call, so no cycle can be built and recorded
+/// depths stay true; the total work is bounded by the pickle's size (`workPerByte`), so a small
+/// pickle that expands (DUP, GET of a big list) cannot hang the reader; and values are never
+/// printed in full (`summary`).
+final class PickleList {
+    var items: [PickleValue] = []
+    var depth = 1
+    var frozen = false
+}
+final class PickleTuple {
+    let items: [PickleValue]
+    let depth: Int
+    init(_ items: [PickleValue], depth: Int) { self.items = items; self.depth = depth }
+}
 final class PickleDict {
     var pairs: [(key: PickleValue, value: PickleValue)] = []
+    var depth = 1
+    var frozen = false
     subscript(_ key: String) -> PickleValue? {
         for p in pairs { if case .string(let s) = p.key, s == key { return p.value } }
         return nil
@@ -59,7 +77,7 @@ indirect enum PickleValue {
     case float(Double)
     case string(String)
     case bytes(Int)                  // only the length is kept
-    case tuple([PickleValue])
+    case tuple(PickleTuple)
     case list(PickleList)
     case dict(PickleDict)
     case global(module: String, name: String)
@@ -69,10 +87,42 @@ indirect enum PickleValue {
     case mark
 
     var intValue: Int? { if case .int(let v) = self { return Int(v) } else { return nil } }
+    /// Nesting depth: 0 for a scalar, 1 + the deepest element for a container.
+    var depth: Int {
+        switch self {
+        case .tuple(let t): return t.depth
+        case .list(let l): return l.depth
+        case .dict(let d): return d.depth
+        default: return 0
+        }
+    }
+    /// A short description for messages: never the whole value.
+    var summary: String {
+        switch self {
+        case .none: return "None"
+        case .bool(let b): return b ? "True" : "False"
+        case .int(let v): return String(v)
+        case .float(let v): return String(v)
+        case .string(let s): return "'\(Self.short(s))'"
+        case .bytes(let n): return "\(n) bytes"
+        case .tuple(let t): return "a tuple of \(t.items.count) items"
+        case .list(let l): return "a list of \(l.items.count) items"
+        case .dict(let d): return "a dict of \(d.pairs.count) items"
+        case .global(let m, let n): return "\(Self.short(m)).\(Self.short(n))"
+        case .storage(let s): return "storage '\(Self.short(s.key))'"
+        case .tensor: return "a tensor"
+        case .opaque(let n): return "an object of \(Self.short(n))"
+        case .mark: return "a mark"
+        }
+    }
+    /// `s` cut to at most `limit` characters for a message.
+    static func short(_ s: String, _ limit: Int = 80) -> String {
+        s.utf8.count <= limit ? s : String(decoding: s.utf8.prefix(limit), as: UTF8.self) + "..."
+    }
     var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     var sequence: [PickleValue]? {
         switch self {
-        case .tuple(let t): return t
+        case .tuple(let t): return t.items
         case .list(let l): return l.items
         default: return nil
         }
@@ -88,11 +138,21 @@ struct Unpickler {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    /// Work left (values pushed, copied or visited); starts at `workPerByte` per pickle byte.
+    private var budget: Int
+
+    /// Deepest nesting accepted: a checkpoint's state dict is about 5 deep.
+    static let maxDepth = 1000
+    /// Work allowed per byte of pickle (plus a fixed allowance): generous for any real checkpoint,
+    /// small enough that a hostile pickle ends in well under a second.
+    static let workPerByte = 16
 
     init(_ bytes: UnsafeRawBufferPointer, start: Int = 0, end: Int? = nil, what: String,
          persistentLoad: @escaping (PickleValue) throws -> PickleValue = { _ in .none }) {
         b = bytes; pos = start; self.end = end ?? bytes.count; self.what = what
         self.persistentLoad = persistentLoad
+        let n = max(0, self.end - start)
+        budget = n > Int.max / (2 * Self.workPerByte) ? Int.max / 2 : n * Self.workPerByte + 1_000_000
     }
 
     private func bad(_ why: String, at: Int? = nil) -> HRNetError {
@@ -135,6 +195,7 @@ struct Unpickler {
     private mutating func popMark() throws -> [PickleValue] {
         guard let m = marks.popLast() else { throw bad("no mark on the stack") }
         guard m <= stack.count else { throw bad("mark past the stack") }
+        try spend(stack.count - m)
         let items = Array(stack[m...])
         stack.removeSubrange(m...)
         guard case .mark? = stack.popLast() else { throw bad("mark mismatch") }
@@ -142,11 +203,51 @@ struct Unpickler {
     }
     private mutating func push(_ v: PickleValue) { stack.append(v) }
 
+    private mutating func spend(_ n: Int) throws {
+        budget -= n
+        guard budget >= 0 else { throw bad("the pickle is too complex for its size (hostile or corrupted file?)") }
+    }
+
+    /// Marks the containers in `items` as used (they can no longer change) and returns the depth
+    /// of a container holding them.
+    private func adopt(_ items: [PickleValue]) throws -> Int {
+        var deepest = 0
+        for v in items {
+            switch v {
+            case .list(let l): l.frozen = true
+            case .dict(let d): d.frozen = true
+            case .mark: throw bad("a mark inside a container")
+            default: break
+            }
+            deepest = max(deepest, v.depth)
+        }
+        guard deepest < Self.maxDepth else { throw bad("values nested deeper than \(Self.maxDepth) levels") }
+        return deepest + 1
+    }
+    private func tuple(_ items: [PickleValue]) throws -> PickleValue {
+        .tuple(PickleTuple(items, depth: try adopt(items)))
+    }
+    /// Adds `items` to a list or dict that is still open for changes (not yet inside another
+    /// container, and not one of the items: no cycles).
+    private func grow(_ list: PickleList, with items: [PickleValue]) throws {
+        guard !list.frozen else { throw bad("a list is changed after it was used") }
+        for v in items { if case .list(let l) = v, l === list { throw bad("a list that contains itself") } }
+        list.depth = max(list.depth, try adopt(items))
+        list.items += items
+    }
+    private func grow(_ dict: PickleDict, with items: [PickleValue]) throws {
+        guard !dict.frozen else { throw bad("a dict is changed after it was used") }
+        for v in items { if case .dict(let d) = v, d === dict { throw bad("a dict that contains itself") } }
+        dict.depth = max(dict.depth, try adopt(items))
+        for i in stride(from: 0, to: items.count, by: 2) { dict.pairs.append((items[i], items[i + 1])) }
+    }
+
     /// Reads one pickle (up to and including STOP) and returns its value.
     mutating func load() throws -> PickleValue {
         while true {
             let opAt = pos
             let op = try byte()
+            try spend(1)
             switch op {
             case 0x80: _ = try byte()                                   // PROTO
             case 0x95: _ = try u64()                                    // FRAME (length only)
@@ -163,14 +264,14 @@ struct Unpickler {
             case 0x49:                                                   // INT (text)
                 let s = try line()
                 if s == "01" { push(.bool(true)) } else if s == "00" { push(.bool(false)) }
-                else { guard let v = Int64(s) else { throw bad("bad INT '\(s)'", at: opAt) }; push(.int(v)) }
+                else { guard let v = Int64(s) else { throw bad("bad INT '\(PickleValue.short(s))'", at: opAt) }; push(.int(v)) }
             case 0x4A: push(.int(try i32()))                             // BININT
             case 0x4B: push(.int(Int64(try byte())))                     // BININT1
             case 0x4D: push(.int(Int64(try u16())))                      // BININT2
             case 0x4C:                                                   // LONG (text)
                 var s = try line()
                 if s.hasSuffix("L") { s.removeLast() }
-                guard let v = Int64(s) else { throw bad("LONG '\(s)' out of range", at: opAt) }
+                guard let v = Int64(s) else { throw bad("LONG '\(PickleValue.short(s))' out of range", at: opAt) }
                 push(.int(v))
             case 0x8A, 0x8B:                                             // LONG1, LONG4
                 let n = op == 0x8A ? Int(try byte()) : try u32()
@@ -183,7 +284,7 @@ struct Unpickler {
                 push(.int(Int64(bitPattern: v)))
             case 0x46:                                                   // FLOAT (text)
                 let s = try line()
-                guard let v = Double(s) else { throw bad("bad FLOAT '\(s)'", at: opAt) }
+                guard let v = Double(s) else { throw bad("bad FLOAT '\(PickleValue.short(s))'", at: opAt) }
                 push(.float(v))
             case 0x47:                                                   // BINFLOAT (big-endian)
                 let d = try take(8)
@@ -204,26 +305,26 @@ struct Unpickler {
             case 0x43: let n = Int(try byte()); _ = try take(n); push(.bytes(n))  // SHORT_BINBYTES
             case 0x8E, 0x96: let n = try u64(); _ = try take(n); push(.bytes(n))  // BINBYTES8, BYTEARRAY8
             case 0x5D: push(.list(PickleList()))                          // EMPTY_LIST
-            case 0x6C: let l = PickleList(); l.items = try popMark(); push(.list(l)) // LIST
+            case 0x6C: let l = PickleList(); try grow(l, with: try popMark()); push(.list(l)) // LIST
             case 0x61:                                                    // APPEND
                 let v = try pop()
                 guard case .list(let l)? = stack.last else { throw bad("APPEND to a non-list", at: opAt) }
-                l.items.append(v)
+                try grow(l, with: [v])
             case 0x65:                                                    // APPENDS
                 let items = try popMark()
                 guard case .list(let l)? = stack.last else { throw bad("APPENDS to a non-list", at: opAt) }
-                l.items += items
-            case 0x29: push(.tuple([]))                                   // EMPTY_TUPLE
-            case 0x74: push(.tuple(try popMark()))                        // TUPLE
-            case 0x85: let a = try pop(); push(.tuple([a]))
-            case 0x86: let b2 = try pop(); let a = try pop(); push(.tuple([a, b2]))
-            case 0x87: let c = try pop(); let b2 = try pop(); let a = try pop(); push(.tuple([a, b2, c]))
+                try grow(l, with: items)
+            case 0x29: push(try tuple([]))                                // EMPTY_TUPLE
+            case 0x74: push(try tuple(try popMark()))                     // TUPLE
+            case 0x85: let a = try pop(); push(try tuple([a]))
+            case 0x86: let b2 = try pop(); let a = try pop(); push(try tuple([a, b2]))
+            case 0x87: let c = try pop(); let b2 = try pop(); let a = try pop(); push(try tuple([a, b2, c]))
             case 0x7D: push(.dict(PickleDict()))                          // EMPTY_DICT
             case 0x64:                                                    // DICT
                 let items = try popMark()
                 guard items.count % 2 == 0 else { throw bad("DICT with an odd number of items", at: opAt) }
                 let d = PickleDict()
-                for i in stride(from: 0, to: items.count, by: 2) { d.pairs.append((items[i], items[i + 1])) }
+                try grow(d, with: items)
                 push(.dict(d))
             case 0x73:                                                    // SETITEM
                 let v = try pop(); let k = try pop()
@@ -236,8 +337,8 @@ struct Unpickler {
             case 0x90:                                                    // ADDITEMS
                 let items = try popMark()
                 guard case .list(let l)? = stack.last else { throw bad("ADDITEMS to a non-set", at: opAt) }
-                l.items += items
-            case 0x91: let l = PickleList(); l.items = try popMark(); push(.list(l)) // FROZENSET
+                try grow(l, with: items)
+            case 0x91: let l = PickleList(); try grow(l, with: try popMark()); push(.list(l)) // FROZENSET
             case 0x63:                                                    // GLOBAL
                 let module = try line(), name = try line()
                 push(.global(module: module, name: name))
@@ -257,11 +358,12 @@ struct Unpickler {
             case 0x69:                                                    // INST
                 let module = try line(), name = try line()
                 _ = try popMark()
-                push(.opaque("\(module).\(name)"))
+                push(.opaque("\(PickleValue.short(module)).\(PickleValue.short(name))"))
             case 0x6F:                                                    // OBJ
                 let items = try popMark()
                 let cls = items.first ?? .none
-                if case .global(let m, let n) = cls { push(.opaque("\(m).\(n)")) } else { push(.opaque("object")) }
+                _ = try adopt(items)
+                if case .global(let m, let n) = cls { push(.opaque("\(PickleValue.short(m)).\(PickleValue.short(n))")) } else { push(.opaque("object")) }
             case 0x62: _ = try pop()                                      // BUILD: state ignored
                 guard !stack.isEmpty else { throw bad("BUILD on empty stack", at: opAt) }
             case 0x70: let s = try line(); guard let i = Int(s) else { throw bad("bad PUT", at: opAt) }; try put(i)
@@ -290,15 +392,15 @@ struct Unpickler {
     private mutating func setItems(_ items: [PickleValue], _ at: Int) throws {
         guard let top = stack.last else { throw bad("SETITEMS on empty stack", at: at) }
         switch top {
-        case .dict(let d):
-            for i in stride(from: 0, to: items.count, by: 2) { d.pairs.append((items[i], items[i + 1])) }
-        case .opaque: break  // items of an object we do not interpret
+        case .dict(let d): try grow(d, with: items)
+        case .opaque: _ = try adopt(items)  // items of an object we do not interpret
         default: throw bad("SETITEMS on a non-dict", at: at)
         }
     }
 
     /// The only callables that produce values. Everything else is an opaque placeholder.
-    private func call(_ callable: PickleValue, _ args: PickleValue, _ at: Int) throws -> PickleValue {
+    private mutating func call(_ callable: PickleValue, _ args: PickleValue, _ at: Int) throws -> PickleValue {
+        _ = try adopt([callable, args])
         guard case .global(let module, let name) = callable else {
             return .opaque("call")
         }
@@ -307,7 +409,10 @@ struct Unpickler {
         case ("collections", "OrderedDict"), ("builtins", "dict"), ("__builtin__", "dict"):
             let d = PickleDict()
             if let items = a.first?.sequence {
-                for it in items { if let kv = it.sequence, kv.count == 2 { d.pairs.append((kv[0], kv[1])) } }
+                try spend(items.count)
+                var kvs: [PickleValue] = []
+                for it in items { if let kv = it.sequence, kv.count == 2 { kvs += kv } }
+                try grow(d, with: kvs)
             }
             return .dict(d)
         case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
@@ -320,9 +425,11 @@ struct Unpickler {
             guard let data = a.first else { throw bad("malformed parameter record", at: at) }
             return data
         case ("torch", "Size"), ("builtins", "tuple"), ("__builtin__", "tuple"):
-            return .tuple(a.first?.sequence ?? [])
+            let items = a.first?.sequence ?? []
+            try spend(items.count)
+            return try tuple(items)
         default:
-            return .opaque("\(module).\(name)")
+            return .opaque("\(PickleValue.short(module)).\(PickleValue.short(name))")
         }
     }
 }

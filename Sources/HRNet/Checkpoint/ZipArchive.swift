@@ -35,7 +35,7 @@ struct ZipArchive {
         // Zip64: a locator 20 bytes before the classic record points at the zip64 record.
         if eocd >= 20, b.readLE32(eocd - 20) == 0x0706_4b50 {
             let rec = Int(truncatingIfNeeded: b.readLE64(eocd - 20 + 8))
-            guard rec >= 0, rec + 56 <= b.count, b.readLE32(rec) == 0x0606_4b50 else {
+            guard rec >= 0, rec <= b.count - 56, b.readLE32(rec) == 0x0606_4b50 else {
                 throw bad("bad zip64 end-of-directory record")
             }
             count = Int(truncatingIfNeeded: b.readLE64(rec + 32))
@@ -49,36 +49,39 @@ struct ZipArchive {
         var names: [String] = []
         var p = cdOffset
         for n in 0..<count {
-            guard p + 46 <= b.count, b.readLE32(p) == 0x0201_4b50 else { throw bad("directory entry \(n) is damaged") }
+            guard b.count - p >= 46, b.readLE32(p) == 0x0201_4b50 else { throw bad("directory entry \(n) is damaged") }
             let method = b.readLE16(p + 10)
             var csize = Int(b.readLE32(p + 20))
             var usize = Int(b.readLE32(p + 24))
             let nameLen = Int(b.readLE16(p + 28)), extraLen = Int(b.readLE16(p + 30)), commentLen = Int(b.readLE16(p + 32))
             var local = Int(b.readLE32(p + 42))
-            guard p + 46 + nameLen + extraLen + commentLen <= b.count else { throw bad("directory entry \(n) runs past the end") }
+            guard 46 + nameLen + extraLen + commentLen <= b.count - p else { throw bad("directory entry \(n) runs past the end") }
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: b[(p + 46)..<(p + 46 + nameLen)]), as: UTF8.self)
+            let shown = PickleValue.short(name)
             // Zip64 extra field: replaces the fields that are 0xFFFFFFFF, in order.
             var e = p + 46 + nameLen
             let eEnd = e + extraLen
             while e + 4 <= eEnd {
                 let id = b.readLE16(e), len = Int(b.readLE16(e + 2))
+                let fieldEnd = min(e + 4 + len, eEnd)  // a field may not claim bytes past the extra area
                 if id == 1 {
                     var q = e + 4
-                    if usize == 0xFFFF_FFFF, q + 8 <= e + 4 + len { usize = Int(truncatingIfNeeded: b.readLE64(q)); q += 8 }
-                    if csize == 0xFFFF_FFFF, q + 8 <= e + 4 + len { csize = Int(truncatingIfNeeded: b.readLE64(q)); q += 8 }
-                    if local == 0xFFFF_FFFF, q + 8 <= e + 4 + len { local = Int(truncatingIfNeeded: b.readLE64(q)); q += 8 }
+                    if usize == 0xFFFF_FFFF, q + 8 <= fieldEnd { usize = Int(truncatingIfNeeded: b.readLE64(q)); q += 8 }
+                    if csize == 0xFFFF_FFFF, q + 8 <= fieldEnd { csize = Int(truncatingIfNeeded: b.readLE64(q)); q += 8 }
+                    if local == 0xFFFF_FFFF, q + 8 <= fieldEnd { local = Int(truncatingIfNeeded: b.readLE64(q)); q += 8 }
                 }
                 e += 4 + len
             }
             guard method == 0 else {
-                throw HRNetError.format("\(what): zip entry '\(name)' is compressed (method \(method)); PyTorch checkpoints store entries uncompressed")
+                throw HRNetError.format("\(what): zip entry '\(shown)' is compressed (method \(method)); PyTorch checkpoints store entries uncompressed")
             }
-            guard local >= 0, local + 30 <= b.count, b.readLE32(local) == 0x0403_4b50 else {
-                throw bad("local header of '\(name)' is missing or damaged")
+            guard local >= 0, local <= b.count - 30, b.readLE32(local) == 0x0403_4b50 else {
+                throw bad("local header of '\(shown)' is missing or damaged")
             }
+            // local <= count - 30 and the two lengths are 16-bit: no overflow.
             let data = local + 30 + Int(b.readLE16(local + 26)) + Int(b.readLE16(local + 28))
             guard csize >= 0, usize == csize, data <= b.count, csize <= b.count - data else {
-                throw bad("entry '\(name)' (\(csize) bytes at \(data)) runs past the end of the \(b.count)-byte file")
+                throw bad("entry '\(shown)' (\(csize) bytes at \(data)) runs past the end of the \(b.count)-byte file")
             }
             entries[name] = Entry(name: name, offset: data, size: csize)
             names.append(name)

@@ -10,8 +10,8 @@ public struct GraphTensor: Equatable {
 public struct FoldedConv {
     public var name: String       // checkpoint key prefix, e.g. "stage2.0.branches.1.3.conv2"
     public var cin: Int, cout: Int, k: Int, stride: Int
-    public var weights: [Float]   // cout x cin x k x k
-    public var bias: [Float]      // cout
+    public var weights: AlignedFloats   // cout x cin x k x k
+    public var bias: AlignedFloats      // cout
 }
 
 public enum GraphOpKind { case conv, sum }

@@ -19,7 +19,7 @@ struct GraphBuilder {
     init(_ ckpt: Checkpoint, sink: @escaping (FoldedConv) throws -> Void) {
         self.ckpt = ckpt
         self.sink = sink
-        self.what = Checkpoint.displayName(ckpt.path)
+        self.what = ckpt.name
         self.keySet = Set(ckpt.keys)
     }
 
@@ -53,20 +53,20 @@ struct GraphBuilder {
             throw HRNetError.model("\(what): tensor '\(c).weight' has shape \(s), expected \(expected) here")
         }
         let co = s[0], kk = s[2]
-        var weights = w.floats()
-        var bias = [Float](repeating: 0, count: co)
+        let weights = try w.floats()
+        var bias = try AlignedFloats(count: co)
         if let cb = ckpt.tensors[c + ".bias"] {
             guard cb.shape == [co] else { throw HRNetError.model("\(what): tensor '\(c).bias' has shape \(cb.shape), expected [\(co)]") }
-            bias = cb.floats()
+            bias = try cb.floats()
         }
         if let bn {
-            var p: [[Float]] = []
+            var p: [AlignedFloats] = []
             for part in ["weight", "bias", "running_mean", "running_var"] {
                 let t = try tensor("\(bn).\(part)")
                 guard t.shape == [co] else {
                     throw HRNetError.model("\(what): tensor '\(bn).\(part)' has shape \(t.shape), expected [\(co)] (the channels of '\(c).weight')")
                 }
-                p.append(t.floats())
+                p.append(try t.floats())
             }
             let per = cin * kk * kk
             for o in 0..<co {

@@ -12,20 +12,36 @@ public enum Precision: Int, Equatable {
     case bf16 = 1
 }
 
-/// 64-byte aligned float storage that lives as long as its owner.
-final class AlignedFloats {
-    let pointer: UnsafeMutablePointer<Float>
-    let count: Int
+/// 64-byte aligned, zeroed float storage that lives as long as its owner. Every buffer whose size
+/// grows with a checkpoint or an input is one of these: a failed allocation (or a size that
+/// overflows) is `HRNetError.outOfMemory`, never an abort of the host.
+public final class AlignedFloats {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
 
-    init(count: Int) throws {
+    public init(count: Int) throws {
+        let (bytes, overflow) = max(count, 16).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
         var raw: UnsafeMutableRawPointer? = nil
-        let bytes = max(count, 16) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            throw HRNetError.outOfMemory("cannot allocate \(bytes / 1_048_576) MiB")
+        guard count >= 0, !overflow, posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            throw HRNetError.outOfMemory("cannot allocate \(count) floats (\(overflow ? "more than the address space" : "\(bytes / 1_048_576) MiB"))")
         }
         memset(raw, 0, bytes)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 16))
         self.count = count
+    }
+
+    /// A copy of `values`.
+    public convenience init(_ values: [Float]) throws {
+        try self.init(count: values.count)
+        values.withUnsafeBufferPointer { if let b = $0.baseAddress { pointer.update(from: b, count: values.count) } }
+    }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    /// The values as an array (for tests and small tensors).
+    public var array: [Float] { Array(buffer) }
+    public subscript(_ i: Int) -> Float {
+        get { pointer[i] }
+        set { pointer[i] = newValue }
     }
 
     deinit { free(pointer) }
@@ -57,6 +73,13 @@ public final class Model {
         try self.init(checkpoint: ckpt, winograd: winograd)
     }
 
+    /// A model from a checkpoint's bytes in memory (the same formats as a file). The bytes are
+    /// only read during this call: the model keeps its own packed copy of the weights.
+    public convenience init(bytes: UnsafeRawBufferPointer, name: String = "checkpoint in memory", winograd: Bool = true) throws {
+        let ckpt = try Checkpoint(bytes: bytes, name: name)
+        try self.init(checkpoint: ckpt, winograd: winograd)
+    }
+
     public init(checkpoint: Checkpoint, winograd: Bool = true) throws {
         // Each convolution is packed as soon as it is folded, so at most one unpacked copy of a
         // layer exists at a time; the checkpoint's pages are released as they are consumed.
@@ -85,7 +108,7 @@ public final class Model {
     /// OIHW -> [Cout/16][Cin/16][k][k][16 ic][16 oc], zero-padded.
     static func pack(_ c: FoldedConv, into w: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>) {
         let icb = (c.cin + 15) / 16, k = c.k
-        c.weights.withUnsafeBufferPointer { src in
+        do { let src = c.weights.pointer
             for o in 0..<c.cout {
                 let ob = o / 16, ol = o % 16
                 for i in 0..<c.cin {
@@ -108,10 +131,10 @@ public final class Model {
         let icb = (c.cin + 15) / 16, ocb = (c.cout + 15) / 16
         let G: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
         var t = [Double](repeating: 0, count: 12)
-        c.weights.withUnsafeBufferPointer { src in
+        do { let src = c.weights.pointer
             for o in 0..<c.cout {
                 for i in 0..<c.cin {
-                    let g = src.baseAddress! + (o * c.cin + i) * 9
+                    let g = src + (o * c.cin + i) * 9
                     // t = G g (4x3), U = t G^T (4x4).
                     for r in 0..<4 {
                         for col in 0..<3 {
