@@ -1,3 +1,4 @@
+import CHRNetKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,24 +16,44 @@ struct GraphBuilder {
     /// Receives each folded convolution as soon as it is read (to pack it and drop the copy).
     let sink: (FoldedConv) throws -> Void
     private let keySet: Set<String>
+    /// For each key prefix ending in "." the integer components that follow it, built once so a
+    /// file with very many keys costs linear time, not keys x lookups.
+    private let children: [Substring: Set<Int>]
+
+    /// Limits far above any published HRNet (W48: at most 384 channels, 4 branches, stride 32),
+    /// so that sizes derived from a file stay small enough for plain arithmetic.
+    static let maxChannels = 1 << 16
+    static let maxBranches = Int(HR_MAX_UP) + 1
+    static let maxLevel = 1024
 
     init(_ ckpt: Checkpoint, sink: @escaping (FoldedConv) throws -> Void) {
         self.ckpt = ckpt
         self.sink = sink
         self.what = ckpt.name
         self.keySet = Set(ckpt.keys)
+        var children: [Substring: Set<Int>] = [:]
+        for k in ckpt.keys {
+            var start = k.startIndex
+            while let dot = k[start...].firstIndex(of: ".") {
+                let next = k.index(after: dot)
+                guard let end = k[next...].firstIndex(of: ".") else { break }
+                if let i = Int(k[next..<end]) { children[k[..<next], default: []].insert(i) }
+                start = next
+            }
+        }
+        self.children = children
     }
 
     func has(_ key: String) -> Bool { keySet.contains(key) }
 
     /// Distinct integer path components directly under `prefix` ("stage2.0.branches." -> [0, 1]).
     func indices(under prefix: String) -> [Int] {
-        var found = Set<Int>()
-        for k in ckpt.keys where k.hasPrefix(prefix) {
-            let rest = k.dropFirst(prefix.count)
-            if let dot = rest.firstIndex(of: "."), let i = Int(rest[..<dot]) { found.insert(i) }
-        }
-        return found.sorted()
+        (children[Substring(prefix)] ?? []).sorted()
+    }
+
+    /// A list of indices for a message: at most the first 8.
+    func shown(_ a: [Int]) -> String {
+        a.count <= 8 ? "\(a)" : "[" + a.prefix(8).map(String.init).joined(separator: ", ") + ", ... (\(a.count) in all)]"
     }
 
     func tensor(_ key: String) throws -> TensorView {
@@ -47,8 +68,11 @@ struct GraphBuilder {
     mutating func conv(_ c: String, bn: String?, cin: Int, cout: Int? = nil, k: Int? = nil, stride: Int) throws -> Int {
         let w = try tensor(c + ".weight")
         let s = w.shape
-        guard s.count == 4, s[2] == s[3], s[2] == 1 || s[2] == 3, s[1] == cin, s[0] > 0,
+        guard s.count == 4, s[2] == s[3], s[2] == 1 || s[2] == 3, s[1] == cin, s[0] > 0, s[0] <= Self.maxChannels,
               cout == nil || s[0] == cout!, k == nil || s[2] == k! else {
+            if s.count == 4, s[0] > Self.maxChannels {
+                throw HRNetError.model("\(what): tensor '\(c).weight' has \(s[0]) output channels (at most \(Self.maxChannels) are supported)")
+            }
             let expected = "[\(cout.map(String.init) ?? "C"), \(cin), \(k ?? 3), \(k ?? 3)]"
             throw HRNetError.model("\(what): tensor '\(c).weight' has shape \(s), expected \(expected) here")
         }
@@ -137,7 +161,7 @@ struct GraphBuilder {
         // Stage 1.
         let l1 = indices(under: "layer1.")
         guard l1 == Array(0..<l1.count), !l1.isEmpty else {
-            throw HRNetError.model("\(what): layer1 units are not numbered 0..n-1 (found \(l1))")
+            throw HRNetError.model("\(what): layer1 units are not numbered 0..n-1 (found \(shown(l1)))")
         }
         for u in l1 { x = try block("layer1.\(u)", x) }
         var xs = [x]
@@ -148,6 +172,9 @@ struct GraphBuilder {
             let nb = indices(under: "stage\(s).0.branches.").count
             guard nb >= xs.count else {
                 throw HRNetError.model("\(what): stage\(s) has \(nb) branches, fewer than the \(xs.count) before it")
+            }
+            guard nb <= Self.maxBranches else {
+                throw HRNetError.model("\(what): stage\(s) has \(nb) branches (at most \(Self.maxBranches) are supported)")
             }
             // Transition: adapt existing branches, create new ones from the lowest resolution.
             var next: [Int] = []
@@ -165,6 +192,9 @@ struct GraphBuilder {
                     }
                     var y = xs.last!
                     for k in steps {
+                        guard graph.tensors[y].level < Self.maxLevel else {
+                            throw HRNetError.model("\(what): '\(t).\(br)' downsamples more than \(Self.maxLevel)x (at most \(Self.maxLevel) is supported)")
+                        }
                         y = convOp(try conv("\(t).\(br).\(k).0", bn: "\(t).\(br).\(k).1", cin: channels(y), k: 3, stride: 2), y, relu: true)
                     }
                     next.append(y)
@@ -173,7 +203,7 @@ struct GraphBuilder {
             xs = next
             let modules = indices(under: "stage\(s).")
             guard modules == Array(0..<modules.count) else {
-                throw HRNetError.model("\(what): stage\(s) modules are not numbered 0..n-1 (found \(modules))")
+                throw HRNetError.model("\(what): stage\(s) modules are not numbered 0..n-1 (found \(shown(modules)))")
             }
             var blocksSeen = 0
             for m in modules {
@@ -217,7 +247,7 @@ struct GraphBuilder {
     mutating func fuse(_ p: String, _ xs: [Int]) throws -> [Int] {
         let outputs = indices(under: "\(p).fuse_layers.")
         guard !outputs.isEmpty, outputs == Array(0..<outputs.count), outputs.count <= xs.count else {
-            throw HRNetError.model("\(what): '\(p).fuse_layers' outputs are \(outputs), expected 0..n-1 for \(xs.count) branches")
+            throw HRNetError.model("\(what): '\(p).fuse_layers' outputs are \(shown(outputs)), expected 0..n-1 for \(xs.count) branches")
         }
         var result: [Int] = []
         for i in outputs {
