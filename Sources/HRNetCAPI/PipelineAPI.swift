@@ -13,7 +13,9 @@ public func hrnetEstimateOptionsInit(_ o: UnsafeMutablePointer<hrnet_estimate_op
     o.pointee.flip = 1
 }
 
-private func estimateOptions(_ o: UnsafePointer<hrnet_estimate_options>?, _ fn: String) throws -> EstimateOptions {
+/// The caller's pipeline options; `joints` bounds the flip pairs (each joint in at most one), so
+/// their count is checked before anything of that size is read or allocated.
+private func estimateOptions(_ o: UnsafePointer<hrnet_estimate_options>?, _ fn: String, joints: Int) throws -> EstimateOptions {
     var opts = EstimateOptions()
     guard let o else { return opts }
     let v1 = MemoryLayout<hrnet_estimate_options>.offset(of: \hrnet_estimate_options.num_flip_pairs)! + 4
@@ -29,7 +31,10 @@ private func estimateOptions(_ o: UnsafePointer<hrnet_estimate_options>?, _ fn: 
     }
     opts.decode = method
     if e.num_flip_pairs < 0 { throw HRNetError.invalidArgument("\(fn): num_flip_pairs is \(e.num_flip_pairs)") }
-    if e.num_flip_pairs > 0 {
+    if opts.flip && Int(e.num_flip_pairs) > joints / 2 {
+        throw HRNetError.invalidArgument("\(fn): num_flip_pairs is \(e.num_flip_pairs), more than a \(joints)-joint model has (each joint in at most one pair)")
+    }
+    if opts.flip && e.num_flip_pairs > 0 {
         guard let p = e.flip_pairs else { throw HRNetError.invalidArgument("\(fn): flip_pairs is NULL but num_flip_pairs is \(e.num_flip_pairs)") }
         opts.flipPairs = (0..<Int(e.num_flip_pairs)).map { (Int(p[2 * $0]), Int(p[2 * $0 + 1])) }
     }
@@ -50,22 +55,16 @@ private func image(_ i: hrnet_image, _ what: String) throws -> ImageView {
     return ImageView(data: data, width: Int(i.width), height: Int(i.height), stride: i.stride, format: f)
 }
 
-private func personBoxes(_ b: UnsafePointer<hrnet_box>, _ n: Int) -> [PersonBox] {
-    (0..<n).map { PersonBox(x: Double(b[$0].x), y: Double(b[$0].y), w: Double(b[$0].width), h: Double(b[$0].height), score: Double(b[$0].score)) }
-}
-
-/// Copies the results into the caller's buffers (their capacities were checked by checkOutputs).
-private func deliver(_ r: PoseResult, keypoints: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>?,
-                     areas: UnsafeMutablePointer<Float>?, heatmaps: UnsafeMutablePointer<Float>?) {
-    r.keypoints.withUnsafeBufferPointer { keypoints.update(from: $0.baseAddress!, count: $0.count) }
-    if let scores { r.scores.withUnsafeBufferPointer { scores.update(from: $0.baseAddress!, count: $0.count) } }
-    if let areas { r.areas.withUnsafeBufferPointer { areas.update(from: $0.baseAddress!, count: $0.count) } }
-    if let heatmaps, let h = r.heatmaps { h.withUnsafeBufferPointer { heatmaps.update(from: $0.baseAddress!, count: $0.count) } }
+/// The caller's box i (read on demand: nothing of size n is copied or allocated).
+private func personBox(_ b: UnsafePointer<hrnet_box>, _ i: Int) -> PersonBox {
+    PersonBox(x: Double(b[i].x), y: Double(b[i].y), w: Double(b[i].width), h: Double(b[i].height), score: Double(b[i].score))
 }
 
 private func checkOutputs(_ s: Session, n: Int, _ fn: String, keypoints: UnsafeMutablePointer<Float>?, keypointCapacity: Int,
                           heatmaps: UnsafeMutablePointer<Float>?, heatmapCapacity: Int) throws {
-    guard n >= 1 else { throw HRNetError.invalidArgument("\(fn): n is 0: pass at least one \(fn.hasSuffix("crops") ? "crop" : "box")") }
+    guard n >= 1 else {
+        throw HRNetError.invalidArgument("\(fn): n is \(UInt(bitPattern: n)): pass at least one \(fn.hasSuffix("crops") ? "crop" : "box")\(n < 0 ? " (and fewer than 2^63)" : "")")
+    }
     guard keypoints != nil else { throw HRNetError.invalidArgument("\(fn): keypoints is NULL") }
     let (need, o) = n.multipliedReportingOverflow(by: s.joints * 3)
     guard !o, keypointCapacity >= need else {
@@ -90,9 +89,10 @@ public func hrnetEstimateCrops(_ s: OpaquePointer?, _ crops: UnsafePointer<hrnet
         let se = b.session
         try checkOutputs(se, n: n, fn, keypoints: keypoints, keypointCapacity: keypointCapacity, heatmaps: heatmaps, heatmapCapacity: heatmapCapacity)
         guard let crops else { throw HRNetError.invalidArgument("\(fn): crops is NULL") }
-        let views = try (0..<n).map { try image(crops[$0], "crop \($0)") }
-        let r = try se.estimate(crops: views, options: try estimateOptions(o, fn), wantHeatmaps: heatmaps != nil)
-        deliver(r, keypoints: keypoints!, scores: scores, areas: nil, heatmaps: heatmaps)
+        let options = try estimateOptions(o, fn, joints: se.joints)
+        // The results go straight into the caller's buffers, whose capacities checkOutputs checked.
+        try se.estimate(count: n, crop: { try image(crops[$0], "crop \($0)") }, options: options,
+                        into: PoseOutputs(keypoints: keypoints!, scores: scores, areas: nil, heatmaps: heatmaps))
     }
 }
 
@@ -110,9 +110,9 @@ public func hrnetEstimateBoxes(_ s: OpaquePointer?, _ frame: UnsafePointer<hrnet
         guard let frame else { throw HRNetError.invalidArgument("\(fn): frame is NULL") }
         guard let boxes else { throw HRNetError.invalidArgument("\(fn): boxes is NULL") }
         let view = try image(frame.pointee, "frame")
-        let pb = personBoxes(boxes, n)
-        let r = try se.estimate(frame: view, boxes: pb, options: try estimateOptions(o, fn), wantHeatmaps: heatmaps != nil)
-        deliver(r, keypoints: keypoints!, scores: scores, areas: areas, heatmaps: heatmaps)
+        let options = try estimateOptions(o, fn, joints: se.joints)
+        try se.estimate(frame: view, count: n, box: { personBox(boxes, $0) }, options: options,
+                        into: PoseOutputs(keypoints: keypoints!, scores: scores, areas: areas, heatmaps: heatmaps))
     }
 }
 
@@ -125,17 +125,17 @@ public func hrnetDecodeHeatmaps(_ heatmaps: UnsafePointer<Float>?, _ n: Int, _ j
         guard let heatmaps else { throw HRNetError.invalidArgument("\(fn): heatmaps is NULL") }
         guard let keypoints else { throw HRNetError.invalidArgument("\(fn): keypoints is NULL") }
         guard let m = DecodeMethod(rawValue: Int(method)) else { throw HRNetError.invalidArgument("\(fn): unknown decode method \(method)") }
-        guard n >= 1 else { throw HRNetError.invalidArgument("\(fn): n is 0") }
+        guard n >= 1 else { throw HRNetError.invalidArgument("\(fn): n is \(UInt(bitPattern: n)); it must be at least 1 (and fit in a signed size)") }
         guard joints > 0, hh > 0, hw > 0 else { throw HRNetError.invalidArgument("\(fn): heatmap shape \(n)x\(joints)x\(hh)x\(hw) is invalid") }
         guard (ih == 0) == (iw == 0), ih >= 0, iw >= 0 else { throw HRNetError.invalidArgument("\(fn): input size \(ih)x\(iw) is invalid (0x0 = 4 x heatmap size)") }
         let (need, o) = n.multipliedReportingOverflow(by: Int(joints) * 3)
         guard !o, capacity >= need else {
             throw HRNetError.bufferTooSmall("\(fn): keypoint_capacity is \(capacity) floats, the result needs n x \(joints) x 3 = \(need)")
         }
-        let pb = boxes.map { personBoxes($0, n) }
-        let r = try PoseDecoding.decode(heatmaps, count: n, joints: Int(joints), height: Int(hh), width: Int(hw), boxes: pb,
-                                        inputHeight: ih == 0 ? nil : Int(ih), inputWidth: iw == 0 ? nil : Int(iw), method: m)
-        r.withUnsafeBufferPointer { keypoints.update(from: $0.baseAddress!, count: $0.count) }
+        try PoseDecoding.decode(heatmaps, count: n, joints: Int(joints), height: Int(hh), width: Int(hw),
+                                box: boxes.map { b in { personBox(b, $0) } },
+                                inputHeight: ih == 0 ? nil : Int(ih), inputWidth: iw == 0 ? nil : Int(iw), method: m,
+                                into: keypoints)
     }
 }
 
@@ -157,16 +157,17 @@ public func hrnetOksNms(_ keypoints: UnsafePointer<Float>?, _ scores: UnsafePoin
         guard let keypoints, let scores, let areas, let keep else {
             throw HRNetError.invalidArgument("\(fn): keypoints, scores, areas and keep must not be NULL")
         }
-        for i in 0..<(n * Int(max(joints, 0)) * 3) where !keypoints[i].isFinite {
+        // n is a size_t: past Int.max it arrives negative. Indices are returned as int32.
+        guard n > 0, n <= Int(Int32.max) else { throw HRNetError.invalidArgument("\(fn): n is \(UInt(bitPattern: n)); at most \(Int32.max) people") }
+        guard joints > 0 else { throw HRNetError.invalidArgument("\(fn): joints is \(joints)") }
+        let (values, o) = n.multipliedReportingOverflow(by: 3 * Int(joints))
+        guard !o else { throw HRNetError.invalidArgument("\(fn): n x joints x 3 = \(n) x \(joints) x 3 overflows: no buffer holds that many floats") }
+        for i in 0..<values where !keypoints[i].isFinite {
             throw HRNetError.invalidArgument("\(fn): keypoint value \(i) (person \(i / (3 * Int(joints)))) is not finite")
         }
-        guard joints > 0 else { throw HRNetError.invalidArgument("\(fn): joints is \(joints)") }
-        let sig = sigmas.map { s in (0..<Int(joints)).map { s[$0] } }
-        let kept = try OKS.nms(keypoints: keypoints, scores: Array(UnsafeBufferPointer(start: scores, count: n)),
-                               areas: Array(UnsafeBufferPointer(start: areas, count: n)), joints: Int(joints),
-                               sigmas: sig, threshold: Double(threshold))
-        for (i, k) in kept.enumerated() { keep[i] = Int32(k) }
-        numKept.pointee = kept.count
+        // The kept indices are written to keep, which is also the work space: nothing allocated.
+        numKept.pointee = try OKS.nms(keypoints: keypoints, scores: scores, areas: areas, count: n, joints: Int(joints),
+                                      sigmas: sigmas, threshold: Double(threshold), keep: keep)
     }
 }
 

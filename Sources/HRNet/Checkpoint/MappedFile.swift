@@ -31,7 +31,9 @@ public final class MappedFile {
         }
         let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
         if p == MAP_FAILED || p == nil {
-            throw HRNetError.io("cannot map '\(path)': \(String(cString: strerror(errno)))")
+            let e = errno
+            let why = "cannot map '\(path)' (\(count) bytes): \(String(cString: strerror(e)))"
+            throw e == ENOMEM ? HRNetError.outOfMemory(why) : HRNetError.io(why)
         }
         base = p
     }

@@ -30,6 +30,10 @@ public struct ImageView {
         guard stride >= width * format.channels else {
             throw HRNetError.invalidArgument("\(what): row stride \(stride) bytes is smaller than width x channels = \(width * format.channels)")
         }
+        // The rows span stride x height bytes: a size no image can have is refused, not wrapped.
+        guard !stride.multipliedReportingOverflow(by: height).overflow else {
+            throw HRNetError.invalidArgument("\(what): row stride \(stride) bytes x height \(height) overflows: no image is that large")
+        }
     }
 }
 
