@@ -1,13 +1,19 @@
 /* PNG/JPEG reading to 8-bit RGB and PNG writing, on libpng 1.6 and libjpeg(-turbo).
- * Both libraries report fatal errors by longjmp; it never leaves this file. */
+ * Both libraries report fatal errors by longjmp; it never leaves this file.
+ * Images are decoded from memory (hio_read_memory); hio_read reads the file whole and decodes it
+ * the same way, so the fuzz harness (Tests/fuzz) covers exactly what hrnet-pose runs.
+ * Built with FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION (the fuzz build only), libpng ignores CRC
+ * and Adler-32 mismatches, so mutated inputs reach the decoding paths. */
 #include "cimageio.h"
 
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <png.h>
 #include <jpeglib.h>
@@ -35,7 +41,24 @@ void hio_free(hio_image *image) {
 typedef struct png_ctx {
     jmp_buf jmp;
     char msg[200];
+    size_t max_alloc; /* largest block libpng may allocate (reading); 0 = no limit (writing) */
 } png_ctx;
+
+/* libpng reads an ancillary chunk whole into one block of the length its header gives, before
+ * looking at the data (and a too-large length is only a warning when reading), so a few bytes
+ * could make it allocate 2 GiB. Reading never needs a block larger than a chunk of the input or
+ * a row (HIO_MAX_SIDE x 8 bytes), so anything larger than the input plus HIO_MAX_CHUNK is
+ * refused: libpng then skips the chunk or fails with "out of memory". */
+static png_voidp png_malloc_cb(png_structp png, png_alloc_size_t size) {
+    png_ctx *c = (png_ctx *)png_get_mem_ptr(png);
+    if (c && c->max_alloc && size > c->max_alloc) return NULL;
+    return malloc(size);
+}
+
+static void png_free_cb(png_structp png, png_voidp p) {
+    (void)png;
+    free(p);
+}
 
 static void png_error_cb(png_structp png, png_const_charp msg) {
     png_ctx *c = (png_ctx *)png_get_error_ptr(png);
@@ -48,10 +71,26 @@ static void png_warning_cb(png_structp png, png_const_charp msg) {
     (void)msg; /* warnings (e.g. unknown or damaged ancillary chunks) are not failures */
 }
 
-static int read_png(FILE *f, hio_image *out, char *err, size_t errlen) {
+/* The bytes being decoded, and how far libpng has read. */
+typedef struct mem_src {
+    const uint8_t *data;
+    size_t size, pos;
+} mem_src;
+
+static void png_read_cb(png_structp png, png_bytep dst, size_t n) {
+    mem_src *m = (mem_src *)png_get_io_ptr(png);
+    if (n > m->size - m->pos) png_error(png, "unexpected end of data (truncated file?)");
+    memcpy(dst, m->data + m->pos, n);
+    m->pos += n;
+}
+
+static int read_png(const uint8_t *data, size_t size, size_t max_pixels, hio_image *out, char *err, size_t errlen) {
     png_ctx ctx;
     ctx.msg[0] = 0;
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_error_cb, png_warning_cb);
+    ctx.max_alloc = size + HIO_MAX_CHUNK;
+    mem_src src = {data, size, 0};
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &ctx, png_error_cb, png_warning_cb,
+                                               &ctx, png_malloc_cb, png_free_cb);
     if (!png) return fail(err, errlen, "out of memory (libpng)");
     png_infop info = png_create_info_struct(png);
     if (!info) {
@@ -67,16 +106,32 @@ static int read_png(FILE *f, hio_image *out, char *err, size_t errlen) {
         return fail(err, errlen, "invalid or truncated PNG: %s", ctx.msg);
     }
     png_set_user_limits(png, HIO_MAX_SIDE, HIO_MAX_SIDE);
-    png_init_io(png, f);
+    /* An ancillary chunk is read whole: without a cap, its 4-byte length alone makes libpng
+     * allocate up to 2 GiB (text, ICC profiles and the like are far smaller). */
+    png_set_chunk_malloc_max(png, HIO_MAX_CHUNK);
+    png_set_chunk_cache_max(png, HIO_MAX_CHUNKS);
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
+#ifdef PNG_IGNORE_ADLER32
+    png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
+#endif
+    png_set_read_fn(png, &src, png_read_cb);
     png_read_info(png, info);
     png_uint_32 w = 0, h = 0;
     int depth = 0, color = 0, interlace = 0;
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
+    if ((size_t)w * h > max_pixels) {
+        snprintf(ctx.msg, sizeof ctx.msg, "image is %ux%u, more than %zu pixels", (unsigned)w, (unsigned)h, max_pixels);
+        longjmp(ctx.jmp, 1);
+    }
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16) png_set_strip_16(png);
     if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    /* Alpha is dropped, including the alpha that expanding a palette with a tRNS chunk adds. */
+    if ((color & PNG_COLOR_MASK_ALPHA) || (color == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS)))
+        png_set_strip_alpha(png);
     if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
     png_read_update_info(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
@@ -121,13 +176,27 @@ static void jpeg_message_cb(j_common_ptr cinfo, int level) {
     (void)level; /* no printing on stderr from the library; warnings are not failures */
 }
 
-static int read_jpeg(FILE *f, hio_image *out, char *err, size_t errlen) {
+/* A progressive JPEG can hold any number of scans, each a pass over the whole image: a small
+ * hostile file would make decoding take minutes. Real files have about ten. */
+static void jpeg_progress_cb(j_common_ptr cinfo) {
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->input_scan_number > HIO_MAX_SCANS) {
+        jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
+        snprintf(c->msg, sizeof c->msg, "more than %d scans", HIO_MAX_SCANS);
+        longjmp(c->jmp, 1);
+    }
+}
+
+static int read_jpeg(const uint8_t *data, size_t size, size_t max_pixels, hio_image *out, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
+    struct jpeg_progress_mgr progress;
     jpeg_ctx ctx;
     ctx.msg[0] = 0;
     cinfo.err = jpeg_std_error(&ctx.mgr);
     ctx.mgr.error_exit = jpeg_error_cb;
     ctx.mgr.emit_message = jpeg_message_cb;
+    memset(&progress, 0, sizeof progress);
+    progress.progress_monitor = jpeg_progress_cb;
     uint8_t *volatile pixels = NULL;
     uint8_t *volatile line = NULL;
     if (setjmp(ctx.jmp)) {
@@ -137,13 +206,19 @@ static int read_jpeg(FILE *f, hio_image *out, char *err, size_t errlen) {
         return fail(err, errlen, "invalid or truncated JPEG: %s", ctx.msg);
     }
     jpeg_create_decompress(&cinfo);
-    jpeg_stdio_src(&cinfo, f);
+    cinfo.progress = &progress;
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     if (cinfo.image_width > HIO_MAX_SIDE || cinfo.image_height > HIO_MAX_SIDE) {
         snprintf(ctx.msg, sizeof ctx.msg, "image is %ux%u, larger than %d per side",
                  (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, HIO_MAX_SIDE);
+        longjmp(ctx.jmp, 1);
+    }
+    if ((size_t)cinfo.image_width * cinfo.image_height > max_pixels) {
+        snprintf(ctx.msg, sizeof ctx.msg, "image is %ux%u, more than %zu pixels",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, max_pixels);
         longjmp(ctx.jmp, 1);
     }
     jpeg_start_decompress(&cinfo);
@@ -192,30 +267,63 @@ static int read_jpeg(FILE *f, hio_image *out, char *err, size_t errlen) {
 
 /* ------------------------------------------------------------------------------------------ */
 
+int hio_read_memory(const void *data, size_t size, size_t max_pixels, hio_image *out, char *err, size_t errlen) {
+    if (!out) return fail(err, errlen, "no output given");
+    out->pixels = NULL;
+    out->width = out->height = 0;
+    if (!data && size) return fail(err, errlen, "no data given");
+    if (max_pixels == 0 || max_pixels > HIO_MAX_PIXELS) max_pixels = HIO_MAX_PIXELS;
+    const uint8_t *sig = (const uint8_t *)data;
+    if (size < 8) return fail(err, errlen, "not a PNG or JPEG image (the file has only %zu bytes)", size);
+    if (png_sig_cmp(sig, 0, 8) == 0) return read_png(sig, size, max_pixels, out, err, errlen);
+    if (sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) return read_jpeg(sig, size, max_pixels, out, err, errlen);
+    return fail(err, errlen, "not a PNG or JPEG image (unrecognised file signature)");
+}
+
 int hio_read(const char *path, hio_image *out, char *err, size_t errlen) {
     if (!path || !out) return fail(err, errlen, "no path or output given");
     out->pixels = NULL;
     out->width = out->height = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return fail(err, errlen, "cannot open: %s", strerror(errno));
-    unsigned char sig[8];
-    size_t got = fread(sig, 1, sizeof sig, f);
-    if (got < sizeof sig) {
-        int e = ferror(f) ? errno : 0;
-        fclose(f);
-        if (e) return fail(err, errlen, "cannot read: %s", strerror(e));
-        return fail(err, errlen, "not a PNG or JPEG image (the file has only %zu bytes)", got);
+    /* The whole file: a regular file's size is known; a pipe's buffer grows by doubling. */
+    struct stat st;
+    size_t cap = 1 << 16, size = 0;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_size > (uint64_t)HIO_MAX_FILE) {
+            fclose(f);
+            return fail(err, errlen, "the file is %lld bytes, more than an image may have (%zu)",
+                        (long long)st.st_size, HIO_MAX_FILE);
+        }
+        cap = (size_t)st.st_size + 1; /* + 1: a file that grew meanwhile is read on */
     }
-    rewind(f);
-    int r;
-    if (png_sig_cmp(sig, 0, 8) == 0) {
-        r = read_png(f, out, err, errlen);
-    } else if (sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) {
-        r = read_jpeg(f, out, err, errlen);
-    } else {
-        r = fail(err, errlen, "not a PNG or JPEG image (unrecognised file signature)");
+    uint8_t *buf = (uint8_t *)malloc(cap);
+    for (;;) {
+        if (!buf) {
+            fclose(f);
+            return fail(err, errlen, "out of memory reading the file (%zu bytes so far)", size);
+        }
+        size += fread(buf + size, 1, cap - size, f);
+        if (size < cap || ferror(f)) break;
+        if (cap >= HIO_MAX_FILE) {
+            free(buf);
+            fclose(f);
+            return fail(err, errlen, "the file is more than %zu bytes, more than an image may have", HIO_MAX_FILE);
+        }
+        uint8_t *bigger = (uint8_t *)realloc(buf, cap * 2);
+        if (!bigger) free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        fclose(f);
+        return fail(err, errlen, "cannot read: %s", strerror(e));
     }
     fclose(f);
+    int r = hio_read_memory(buf, size, 0, out, err, errlen);
+    free(buf);
     return r;
 }
 
@@ -227,6 +335,7 @@ int hio_write_png(const char *path, const uint8_t *rgb, int32_t width, int32_t h
     if (!f) return fail(err, errlen, "cannot create: %s", strerror(errno));
     png_ctx ctx;
     ctx.msg[0] = 0;
+    ctx.max_alloc = 0;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, png_error_cb, png_warning_cb);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {

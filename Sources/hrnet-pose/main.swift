@@ -3,6 +3,7 @@
 import CImageIO
 import Foundation
 import HRNet
+import HRNetCLI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -259,36 +260,7 @@ func writePNG(_ image: RGBImage, to path: String) throws {
     }
 }
 
-// MARK: - JSON inputs
-
-struct Detection: Decodable {
-    let image_id: Int
-    let category_id: Int
-    let bbox: [Double]
-    let score: Double?
-}
-
-struct GroundTruth: Decodable {
-    struct Image: Decodable { let id: Int; let file_name: String }
-    let images: [Image]
-}
-
-func describe(_ e: Error) -> String {
-    guard let d = e as? DecodingError else { return "\(e)" }
-    func path(_ c: [CodingKey]) -> String {
-        let p = c.map { k in k.intValue.map { "[\($0)]" } ?? ".\(k.stringValue)" }.joined()
-        return p.isEmpty ? "top level" : (p.hasPrefix(".") ? String(p.dropFirst()) : "entry " + p)
-    }
-    switch d {
-    case .typeMismatch(let t, let c): return "\(path(c.codingPath)): expected \(t == Double.self ? "a number" : t == Int.self ? "an integer" : t == String.self ? "a string" : "\(t)".hasPrefix("Dictionary") ? "a JSON object" : "\(t)".hasPrefix("Array") ? "a JSON list" : "\(t)")"
-    case .valueNotFound(_, let c): return "\(path(c.codingPath)): value is null"
-    case .keyNotFound(let k, let c): return "\(path(c.codingPath)): missing key \"\(k.stringValue)\""
-    case .dataCorrupted(let c):
-        if c.codingPath.isEmpty { return "not valid JSON" }
-        return "\(path(c.codingPath)): \(c.debugDescription)"
-    @unknown default: return "\(e)"
-    }
-}
+// MARK: - JSON inputs (types, decoding and checks in HRNetCLI)
 
 func loadJSON<T: Decodable>(_ type: T.Type, _ path: String, _ what: String) throws -> T {
     if isDirectory(path) == true { throw ToolError("\(what) \(path) is a directory") }
@@ -296,15 +268,9 @@ func loadJSON<T: Decodable>(_ type: T.Type, _ path: String, _ what: String) thro
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
         throw ToolError("\(what) \(path): cannot read: \(isDirectory(path) == nil ? "no such file" : "\(error.localizedDescription)")")
     }
-    do { return try JSONDecoder().decode(T.self, from: data) } catch {
-        throw ToolError("\(what) \(path): \(describe(error))")
+    do { return try CLIInputs.decode(T.self, from: data) } catch let e as InputError {
+        throw ToolError("\(what) \(path): \(e.message)")
     }
-}
-
-func numericStem(_ path: String) -> Int? {
-    let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-    guard !stem.isEmpty, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-    return Int(stem)
 }
 
 // MARK: - progress
@@ -378,25 +344,19 @@ func run(_ o: Options) throws {
     // Image ids and boxes.
     var idByName: [String: Int] = [:]
     if let gt = o.gt {
-        for im in try loadJSON(GroundTruth.self, gt, "--gt").images {
-            idByName[(im.file_name as NSString).lastPathComponent] = im.id
-        }
+        idByName = CLIInputs.imageIDs(try loadJSON(GroundTruth.self, gt, "--gt"))
     }
     var boxesByImage: [Int: [PersonBox]] = [:]
     if let detsPath = o.dets {
         let dets = try loadJSON([Detection].self, detsPath, "--dets")
-        for (i, d) in dets.enumerated() where d.category_id == 1 {
-            guard d.bbox.count == 4 else {
-                throw ToolError("--dets \(detsPath): entry [\(i)]: bbox has \(d.bbox.count) values, expected [x, y, w, h]")
-            }
-            boxesByImage[d.image_id, default: []].append(
-                PersonBox(x: d.bbox[0], y: d.bbox[1], w: d.bbox[2], h: d.bbox[3], score: d.score ?? 1))
+        do { boxesByImage = try CLIInputs.boxesByImage(dets) } catch let e as InputError {
+            throw ToolError("--dets \(detsPath): \(e.message)")
         }
     }
     var ids: [Int] = []
     for (i, path) in images.enumerated() {
         let name = (path as NSString).lastPathComponent
-        if let id = idByName[name] ?? numericStem(path) {
+        if let id = idByName[name] ?? CLIInputs.numericStem(path) {
             ids.append(id)
         } else if o.dets == nil {
             ids.append(i + 1)
@@ -435,10 +395,7 @@ func run(_ o: Options) throws {
         var boxes = o.dets == nil ? [PersonBox(x: 0, y: 0, w: Double(image.width), h: Double(image.height), score: 1)]
                                   : boxesByImage[id] ?? []
         let before = boxes.count
-        boxes = boxes.filter { b in
-            b.x.isFinite && b.y.isFinite && b.w.isFinite && b.h.isFinite && b.score.isFinite && b.w > 0 && b.h > 0
-                && b.x < Double(image.width) && b.y < Double(image.height) && b.x + b.w > 0 && b.y + b.h > 0
-        }
+        boxes = CLIInputs.usableBoxes(boxes, width: image.width, height: image.height)
         if boxes.count < before {
             printErr("hrnet-pose: warning: \(path): skipped \(before - boxes.count) box(es) with no area, a non-finite value or no overlap with the \(image.width)x\(image.height) image")
         }
