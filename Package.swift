@@ -6,13 +6,33 @@
 // libhrnet.so with the Swift runtime statically, so C and Python hosts need no Swift toolchain).
 import PackageDescription
 
-// LLVM's OpenMP runtime from Debian's libomp-dev. Swift drives the final link and rejects
-// -fopenmp there, so the runtime is linked by name with an rpath.
-let ompLib = "/usr/lib/llvm-14/lib"
+// Debian/Ubuntu multiarch library directory of the architecture this manifest is evaluated on
+// (the build machine's; cross builds would pass their own).
+#if arch(arm64)
+let multiarch = "/usr/lib/aarch64-linux-gnu"
+#else
+let multiarch = "/usr/lib/x86_64-linux-gnu"
+#endif
 let kernelFlags: [String] = ["-O3", "-fopenmp", "-ffp-contract=fast", "-fno-math-errno", "-std=gnu11"]
+// LLVM's OpenMP runtime, linked by its soname. Swift drives the final link and rejects -fopenmp
+// there. Every Debian/Ubuntu libomp5-N package (LLVM 14 in Debian 12, 19 in Debian 13, 18 in
+// Ubuntu 24.04) installs <multiarch>/libomp.so.5 -> ../llvm-N/lib/libomp.so.5, so this needs
+// only the runtime package, no LLVM version in any path and no RUNPATH (README "GENERIC
+// kernels and linking").
 let ompLink: [LinkerSetting] = [
-    .unsafeFlags(["-L\(ompLib)", "-Xlinker", "-rpath", "-Xlinker", ompLib]),
-    .linkedLibrary("omp"),
+    .unsafeFlags(["-L\(multiarch)", "-Xlinker", "-l:libomp.so.5"]),
+]
+// OpenBLAS for the GENERIC kernels (conv_generic.c): Debian's single-threaded build
+// (libopenblas-serial-dev), linked statically with its symbols kept out of the dynamic symbol
+// table. So it never starts threads inside the OpenMP team, and it is private to this library:
+// the libopenblas.so.0 a host may load (numpy, the host's own BLAS, any variant) neither replaces
+// it nor is replaced by it, and no setting is shared. --wrap replaces its buffer allocator,
+// which that build does not lock, with one buffer per thread (conv_generic.c). Measurements and
+// reasons: README "GENERIC kernels and linking".
+let openblasLink: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "--wrap=blas_memory_alloc", "-Xlinker", "--wrap=blas_memory_free",
+                  "-Xlinker", "\(multiarch)/openblas-serial/libopenblas.a",
+                  "-Xlinker", "--exclude-libs=libopenblas.a"]),
 ]
 
 let package = Package(
@@ -26,7 +46,7 @@ let package = Package(
         .target(
             name: "CHRNetKernels",
             cSettings: [.unsafeFlags(kernelFlags)],
-            linkerSettings: ompLink
+            linkerSettings: ompLink + openblasLink
         ),
         .target(
             name: "HRNet",
@@ -51,9 +71,15 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2", "-std=gnu11"])],
             linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]
         ),
+        // hrnet-pose's JSON inputs (--dets, --gt) and their checks, a library so the fuzz harness
+        // can drive them (an executable target cannot be imported).
+        .target(
+            name: "HRNetCLI",
+            dependencies: ["HRNet"]
+        ),
         .executableTarget(
             name: "hrnet-pose",
-            dependencies: ["HRNet", "CImageIO"]
+            dependencies: ["HRNet", "CImageIO", "HRNetCLI"]
         ),
         .testTarget(
             name: "HRNetTests",
@@ -62,3 +88,19 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer harnesses (Tests/fuzz/harnesses/<name>), only when HRNET_FUZZ=1 is set: a normal
+// build never sees them. Tests/fuzz/run.sh builds them with the sanitizers and runs them.
+if Context.environment["HRNET_FUZZ"] == "1" {
+    let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
+        ("checkpoint", ["HRNet"]),
+        ("pipeline", ["HRNetCAPI", "CHRNetKernels"]),
+        ("image", ["CImageIO"]),
+        ("json", ["HRNetCLI", "HRNet"]),
+    ]
+    for h in harnesses {
+        package.targets.append(.executableTarget(name: "fuzz-\(h.name)", dependencies: h.dependencies,
+                                                 path: "Tests/fuzz/harnesses/\(h.name)"))
+        package.products.append(.executable(name: "fuzz-\(h.name)", targets: ["fuzz-\(h.name)"]))
+    }
+}

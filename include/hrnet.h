@@ -16,6 +16,33 @@
  *     in elements (floats), so the library can refuse to write past its end. On failure an output
  *     buffer's contents are unspecified and must not be used; on success it is fully written.
  *   - Images and tensors are row-major ("C order"). Sizes are given as height then width.
+ *   - Sizes a host passes are checked before use: a count whose buffer could not exist (n x
+ *     joints x 3, n x 3 x H x W, stride x height, n x joints x h x w) is
+ *     HRNET_ERR_INVALID_ARGUMENT (or HRNET_ERR_BUFFER_TOO_SMALL against a capacity); nothing of
+ *     that size is read or allocated first. Bytes past a struct's struct_size are never read or
+ *     written, and a struct_size larger than this header's (a newer host) is accepted.
+ *   - Checkpoints are untrusted input: see hrnet_model_load.
+ *
+ * MEMORY
+ *   Every allocation whose size grows with the checkpoint or the input (the file's tensors,
+ *   folded and packed weights, BF16 and direct weight copies, a session's arena, the pipeline's
+ *   crop, heatmap and decoding buffers) is checked: if it fails, the call returns
+ *   HRNET_ERR_OUT_OF_MEMORY, creates nothing, and the process, model and session stay usable (a
+ *   smaller request can then succeed). The pipeline reserves its buffers before reading the crops
+ *   or boxes; hrnet_forward() allocates nothing. This is tested under a low RLIMIT_AS. What can
+ *   still end the process when memory runs out:
+ *     - the Swift runtime's own small allocations: handles, messages, a few hundred bytes of
+ *       bookkeeping per layer, and the checkpoint reader's parse of the pickle (proportional to
+ *       the pickle's size, a few kilobytes for a published checkpoint, not to its weights): if
+ *       even these fail, the runtime aborts (SIGABRT);
+ *     - the OpenMP runtime (libomp) failing to start its worker threads, the first time a
+ *       session runs with num_threads > 1 (each reserves a stack, see KMP_STACKSIZE, and a
+ *       per-thread malloc arena): libomp prints "OMP: Error #34" and aborts. A host that caps
+ *       its address space should leave room for them (about 80 MiB per thread here), or use
+ *       num_threads 1;
+ *     - with Linux memory overcommit, the kernel's OOM killer, when memory that was granted is
+ *       touched and is not there (RLIMIT_AS or vm.overcommit_memory=2 turn that into a reported
+ *       HRNET_ERR_OUT_OF_MEMORY).
  *
  * THREADS
  *   - An hrnet_model (the loaded, prepared weights) is immutable once loaded: any number of
@@ -46,9 +73,9 @@ extern "C" {
 #endif
 
 #define HRNET_VERSION_MAJOR 0
-#define HRNET_VERSION_MINOR 1
+#define HRNET_VERSION_MINOR 2
 #define HRNET_VERSION_PATCH 0
-#define HRNET_VERSION_STRING "0.1.0"
+#define HRNET_VERSION_STRING "0.2.0"
 /** (major << 16) | (minor << 8) | patch, comparable with hrnet_version_number(). */
 #define HRNET_VERSION_NUMBER ((HRNET_VERSION_MAJOR << 16) | (HRNET_VERSION_MINOR << 8) | HRNET_VERSION_PATCH)
 
@@ -92,6 +119,27 @@ typedef enum hrnet_precision {
     HRNET_PRECISION_BF16 = 1
 } hrnet_precision;
 
+/** Convolution kernels. Every set computes the same exact FP32 network (each is tested against
+ *  the float64 reference, within 1e-4); they differ in the instructions they need and so in speed
+ *  (README: measured ms per crop for each). */
+typedef enum hrnet_kernel_set {
+    /** Default: the HRNET_KERNELS environment variable if it is set (auto, generic, avx2, avx512,
+     *  neon), else the fastest set the CPU runs: avx512, then avx2, then neon, then generic. */
+    HRNET_KERNELS_AUTO = 0,
+    /** Any CPU: convolutions as im2col rows and OpenBLAS sgemm (single-threaded inside the
+     *  library's own threads; the host's BLAS settings are never changed). */
+    HRNET_KERNELS_GENERIC = 1,
+    /** x86-64 with AVX2 and FMA (Intel since 2013, AMD since 2015). */
+    HRNET_KERNELS_AVX2 = 2,
+    /** x86-64 with AVX-512 F/VL/DQ/BW. BF16 precision needs this set. */
+    HRNET_KERNELS_AVX512 = 3,
+    /** aarch64 Advanced SIMD (every 64-bit ARM core). */
+    HRNET_KERNELS_NEON = 4
+} hrnet_kernel_set;
+
+/** 1 if this library and this CPU can run kernel set `kernels` (AUTO: always), else 0. */
+int32_t hrnet_kernels_supported(int32_t kernels);
+
 /** Session options. Fill with hrnet_options_init() before changing fields. */
 typedef struct hrnet_options {
     /** sizeof(hrnet_options), set by hrnet_options_init(). */
@@ -108,6 +156,11 @@ typedef struct hrnet_options {
     int32_t num_threads;
     /** An hrnet_precision value; default HRNET_PRECISION_FP32. */
     int32_t precision;
+    /** An hrnet_kernel_set value; default HRNET_KERNELS_AUTO. A set named here wins over the
+     *  HRNET_KERNELS environment variable. A set this CPU cannot run (or BF16 precision with a set
+     *  other than avx512) is HRNET_ERR_INVALID_ARGUMENT, naming what the CPU has. (Added in 0.2;
+     *  a host built against 0.1 passes a smaller struct_size and gets AUTO.) */
+    int32_t kernels;
 } hrnet_options;
 
 /** Facts about a session's network, filled by hrnet_session_info(). */
@@ -127,6 +180,7 @@ typedef struct hrnet_info {
     int32_t precision;       /**< an hrnet_precision value. */
     int64_t parameters;      /**< learned parameters in the checkpoint (BatchNorm statistics excluded). */
     double  gmacs_per_crop;  /**< multiply-adds per crop, in units of 1e9, at the session's input size. */
+    int32_t kernels;         /**< the hrnet_kernel_set the session runs (never AUTO). Added in 0.2. */
 } hrnet_info;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -165,7 +219,7 @@ hrnet_status hrnet_model_load(const char *path, hrnet_model **out_model);
  *  received over a socket): the same formats, the same checks, the same statuses. The bytes are
  *  only read during the call (the model keeps its own packed copy of the weights), so the caller
  *  may free or reuse them as soon as it returns; they are never written. data NULL or size 0 is
- *  HRNET_ERR_INVALID_ARGUMENT. */
+ *  HRNET_ERR_INVALID_ARGUMENT. Added in 0.2. */
 hrnet_status hrnet_model_load_memory(const void *data, size_t size, hrnet_model **out_model);
 /** Drops the caller's reference. Sessions created from the model keep it alive. NULL is a no-op. */
 void hrnet_model_release(hrnet_model *model);
@@ -191,7 +245,9 @@ hrnet_status hrnet_session_open(const char *path, const hrnet_options *options,
 void hrnet_session_close(hrnet_session *session);
 
 /** Fills `info`, whose struct_size the caller must set to sizeof(hrnet_info) first.
- *  A struct_size smaller than the first version of hrnet_info is HRNET_ERR_INVALID_ARGUMENT. */
+ *  A struct_size smaller than the first version of hrnet_info is HRNET_ERR_INVALID_ARGUMENT (and
+ *  nothing is written). On return struct_size is the number of bytes filled: the smaller of the
+ *  size given and the library's own sizeof(hrnet_info). */
 hrnet_status hrnet_session_info(const hrnet_session *session, hrnet_info *info);
 
 /** Runs the network.
@@ -246,7 +302,8 @@ typedef struct hrnet_estimate_options {
     int32_t decode;              /**< an hrnet_decode_method (default STANDARD) */
     /** Left/right joint pairs for the flip test, 2 x num_flip_pairs indices; NULL/0 (default)
      *  uses the model's skeleton (COCO for 17 joints, MPII for 16). Required for other joint
-     *  counts when flip is on. */
+     *  counts when flip is on. num_flip_pairs is at most joints / 2; both fields are ignored
+     *  when flip is 0. */
     const int32_t *flip_pairs;
     int32_t num_flip_pairs;
 } hrnet_estimate_options;
@@ -260,7 +317,9 @@ void hrnet_estimate_options_init(hrnet_estimate_options *options);
  *  person_scores: output or NULL, n floats: mean of the keypoint scores above 0.2 (0 if none).
  *  heatmaps:      output or NULL, n x joints x heatmap_height x heatmap_width floats (after flip
  *                 merging); heatmap_capacity is ignored when heatmaps is NULL.
- *  `options` may be NULL (defaults). n = 0 is HRNET_ERR_INVALID_ARGUMENT. */
+ *  `options` may be NULL (defaults). n = 0 is HRNET_ERR_INVALID_ARGUMENT. Each crop needs
+ *  about 12 x input_height x input_width bytes of session memory (twice with the flip test),
+ *  reserved before the crops are read: a batch that does not fit is HRNET_ERR_OUT_OF_MEMORY. */
 hrnet_status hrnet_estimate_crops(hrnet_session *session, const hrnet_image *crops, size_t n,
                                   const hrnet_estimate_options *options,
                                   float *keypoints, size_t keypoint_capacity, float *person_scores,
@@ -284,6 +343,7 @@ hrnet_status hrnet_estimate_boxes(hrnet_session *session, const hrnet_image *fra
  *  With `boxes` (n of them), keypoints are in frame pixels, each box turned into its region as
  *  hrnet_estimate_boxes does for an input of input_height x input_width (0, 0 = 4 x the heatmap
  *  size); with boxes NULL, in network-input pixels. keypoints: n x joints x 3 floats.
+ *  Heatmap sides are at most 2048 (DARK's cost grows with the cube of the side).
  *  Needs no session: failures are reported through hrnet_last_error(NULL). */
 hrnet_status hrnet_decode_heatmaps(const float *heatmaps, size_t n, int32_t joints,
                                    int32_t heatmap_height, int32_t heatmap_width,
@@ -298,7 +358,8 @@ double hrnet_box_area(const hrnet_box *box, int32_t input_height, int32_t input_
  *  highest first, a person is dropped when its OKS with a kept one is above `threshold` (0.9
  *  published). keypoints: n x joints x 3; scores, areas: n each; sigmas: joints values or NULL
  *  for COCO's (17 joints). keep: output, capacity n, the kept indices in order; *num_kept their
- *  count. Needs no session: failures are reported through hrnet_last_error(NULL). */
+ *  count; `keep` is also the call's work space (it allocates nothing). n is at most INT32_MAX.
+ *  Needs no session: failures are reported through hrnet_last_error(NULL). */
 hrnet_status hrnet_oks_nms(const float *keypoints, const float *scores, const float *areas, size_t n,
                            int32_t joints, const float *sigmas, float threshold,
                            int32_t *keep, size_t *num_kept);

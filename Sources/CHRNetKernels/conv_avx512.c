@@ -10,6 +10,7 @@
  * arguments), so the accumulators live in registers.
  */
 #include "internal.h"
+#if HR_X86
 #include <immintrin.h>
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,avx2"))), apply_to = function)
@@ -94,3 +95,4 @@ void hr_conv_rows_avx512(const hr_op *op, float *arena, int ocb0, int oy, int ox
 }
 
 #pragma clang attribute pop
+#endif

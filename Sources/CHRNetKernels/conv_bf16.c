@@ -17,16 +17,22 @@
  */
 #include "internal.h"
 #include "hrnet_kernels_bf16.h"
-#include <immintrin.h>
 #include <string.h>
+#if HR_X86
+#include <immintrin.h>
+#endif
 
 int hr_cpu_has_avx512bf16(void) {
+#if HR_X86
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
         cached = hr_cpu_has_avx512() && __builtin_cpu_supports("avx512bf16");
     }
     return cached;
+#else
+    return 0;
+#endif
 }
 
 size_t hr_bf16_weights_size(int cin, int cout, int k) {
@@ -76,11 +82,11 @@ static inline const uint16_t *bf16_at(const uint16_t *base, const hr_tensor *t, 
     return base + (((int64_t)cb * (t->h + 2) + (y + 1)) * (t->w + 2) + (x + 1)) * 16;
 }
 
-void hr_conv_bf16_ref_task(const hr_op *op, float *arena, const uint16_t *in_bf16, const uint16_t *wts,
-                           int ocb, int oy) {
+static void ref_pixel(const hr_op *op, float *arena, const uint16_t *in_bf16, const uint16_t *wts, int ocb, int oy,
+                      int ox) {
     const int k = op->k, s = op->stride, off = 1 - k / 2;
     const int64_t wstride = (int64_t)op->in.cb * k * k * 256;
-    for (int ox = 0; ox < op->out.w; ox++) {
+    {
         float *o = hr_at(arena, &op->out, ocb, oy, ox);
         float v[16];
         for (int lane = 0; lane < 16; lane++) {
@@ -100,6 +106,11 @@ void hr_conv_bf16_ref_task(const hr_op *op, float *arena, const uint16_t *in_bf1
     }
 }
 
+void hr_conv_bf16_ref_task(const hr_op *op, float *arena, const uint16_t *in_bf16, const uint16_t *wts,
+                           int ocb, int oy) {
+    for (int ox = 0; ox < op->out.w; ox++) ref_pixel(op, arena, in_bf16, wts, ocb, oy, ox);
+}
+
 /* Tile sizes: B*T accumulators + B weight vectors + 1 broadcast register <= 32 zmm registers
  * (LLVM keeps the broadcast in a register rather than folding it into vdpbf16ps, so 4x7 would
  * spill). Measured on Zen 5, one core: B=1 peaks at T=12..13 and drops beyond. */
@@ -112,6 +123,30 @@ void hr_choose_tile_bf16(int out_cb, int out_w, int out_h, int nthreads, int32_t
     hr_choose_tile_with(tile_t_max_bf16, out_cb, out_w, out_h, nthreads, tile_b, tile_t);
 }
 
+#if !HR_X86
+/* Other architectures have no BF16 sessions (hr_cpu_has_avx512bf16() is 0); these plain twins
+ * keep every symbol of hrnet_kernels_bf16.h defined and correct. */
+void hr_to_bf16_rows(const float *arena, const hr_tensor *t, int c, uint16_t *dst, int cb, int y0, int y1) {
+    const int Wp = t->w + 2, Hp = t->h + 2;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < Wp; x++)
+            for (int l = 0; l < 16; l++) {
+                const int inside = y > 0 && y < Hp - 1 && x > 0 && x < Wp - 1 && cb * 16 + l < c;
+                const float v = inside ? arena[t->off + (((int64_t)cb * Hp + y) * Wp + x) * 16 + l] : 0.0f;
+                dst[(((int64_t)cb * Hp + y) * Wp + x) * 16 + l] = inside ? hr_float_to_bf16(v) : 0;
+            }
+}
+
+void hr_to_bf16(const float *arena, const hr_tensor *t, int c, uint16_t *dst) {
+    for (int cb = 0; cb < t->cb; cb++) hr_to_bf16_rows(arena, t, c, dst, cb, 0, t->h + 2);
+}
+
+void hr_conv_rows_bf16(const hr_op *op, float *arena, const uint16_t *in_bf16, const uint16_t *weights_bf16,
+                       int ocb0, int oy, int ox0, int b, int t) {
+    for (int ocb = ocb0; ocb < ocb0 + b; ocb++)
+        for (int ox = ox0; ox < ox0 + t; ox++) ref_pixel(op, arena, in_bf16, weights_bf16, ocb, oy, ox);
+}
+#else
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,fma,avx2"))), apply_to = function)
 #include "epilogue_avx512.h"
 
@@ -232,3 +267,4 @@ void hr_conv_rows_bf16(const hr_op *op, float *arena, const uint16_t *in_bf16, c
 }
 
 #pragma clang attribute pop
+#endif

@@ -31,13 +31,54 @@ static inline void hr_epilogue16(const hr_op *op, float *arena, float *restrict 
 void hr_choose_tile_with(const int tmax[5], int out_cb, int out_w, int out_h, int nthreads,
                          int32_t *tile_b, int32_t *tile_t);
 
-/* One output row segment [ox0, ox0+t) of blocks [ocb0, ocb0+b) of a convolution. */
-void hr_conv_rows_avx512(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t);
+/* Architectures: x86-64 builds the AVX-512, AVX2 and BF16 kernels (each compiled for its own
+ * target, chosen at run time); aarch64 builds NEON. Every build has the reference and GENERIC. */
+#if defined(__x86_64__) || defined(_M_X64)
+#define HR_X86 1
+#endif
+#if defined(__aarch64__)
+#define HR_ARM64 1
+#endif
+
+/* Kernel sets whose kernels are written in this build: support.c reports the others as
+ * unsupported, so nothing selects them. */
+#define HR_GENERIC_BUILT 1
+#define HR_AVX2_BUILT 1
+#define HR_NEON_BUILT 1
+
+/* One output row segment [ox0, ox0+t) of blocks [ocb0, ocb0+b) of a convolution, by a SIMD set. */
+typedef void (*hr_conv_rows_fn)(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t);
+/* A Winograd transform of one row of tiles: input (arena tensor in -> V) or output (M -> out). */
+typedef void (*hr_wino_transform_fn)(const hr_op *op, float *arena, const hr_tensor *vm, int ty);
+
 /* Scalar versions over whole ops, parallelised over tasks by the caller's `omp for`. */
 void hr_conv_ref_task(const hr_op *op, float *arena, int ocb, int oy);
 void hr_sum_task(const hr_op *op, float *arena, int cb, int oy);
 /* Winograd F(2x2,3x3), one row of output tiles (winograd.c); scratch: arena offset of the
- * calling thread's hr_wino_scratch_floats() floats. */
+ * calling thread's hr_wino_scratch_floats() floats. The SIMD sets pass their transforms and
+ * their 1x1 convolution (B = the op's tile_b). */
 void hr_wino_row_ref(const hr_op *op, float *arena, int64_t scratch, int ty);
+void hr_wino_row_with(const hr_op *op, float *arena, int64_t scratch, int ty, hr_wino_transform_fn input,
+                      hr_conv_rows_fn conv, hr_wino_transform_fn output);
+/* GENERIC (conv_generic.c): blocks [ocb0, ocb0+b) of output row oy, with the calling thread's
+ * hr_generic_scratch_floats() floats at arena offset `scratch`. */
+void hr_conv_row_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy);
+/* The same over rows [oy0, oy0+rows) (a task's band of tile_t rows; clipped to the output). */
+void hr_conv_rows_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy0, int rows);
+void hr_choose_tile_generic(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
+
+#if HR_X86
+void hr_conv_rows_avx512(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t);
 void hr_wino_row_avx512(const hr_op *op, float *arena, int64_t scratch, int ty);
+/* AVX2 + FMA (conv_avx2.c): 16 ymm registers, so its own tile table. */
+void hr_conv_rows_avx2(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t);
+void hr_wino_row_avx2(const hr_op *op, float *arena, int64_t scratch, int ty);
+void hr_choose_tile_avx2(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
+#endif
+#if HR_ARM64
+/* NEON (conv_neon.c): 32 q registers of 4 floats. */
+void hr_conv_rows_neon(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t);
+void hr_wino_row_neon(const hr_op *op, float *arena, int64_t scratch, int ty);
+void hr_choose_tile_neon(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
+#endif
 #endif

@@ -41,39 +41,86 @@ void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *til
     hr_choose_tile_with(tile_t_max, out_cb, out_w, out_h, nthreads, tile_b, tile_t);
 }
 
+void hr_choose_tile_set(int set, int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
+    switch (set) {
+#if HR_X86
+    case HR_KERNELS_AVX2: hr_choose_tile_avx2(out_cb, out_w, out_h, nthreads, tile_b, tile_t); return;
+#endif
+#if HR_ARM64
+    case HR_KERNELS_NEON: hr_choose_tile_neon(out_cb, out_w, out_h, nthreads, tile_b, tile_t); return;
+#endif
+    case HR_KERNELS_GENERIC: hr_choose_tile_generic(out_cb, out_w, out_h, nthreads, tile_b, tile_t); return;
+    default: hr_choose_tile(out_cb, out_w, out_h, nthreads, tile_b, tile_t);
+    }
+}
+
+/* The register-tiled row kernel of a SIMD set, or NULL (REFERENCE, GENERIC). */
+static inline hr_conv_rows_fn rows_fn(int set) {
+    switch (set) {
+#if HR_X86
+    case HR_KERNELS_AVX512: return hr_conv_rows_avx512;
+    case HR_KERNELS_AVX2: return hr_conv_rows_avx2;
+#endif
+#if HR_ARM64
+    case HR_KERNELS_NEON: return hr_conv_rows_neon;
+#endif
+    default: return 0;
+    }
+}
+
 /* Every op is a list of independent tasks (rows of output, or of output tiles). */
-static int op_tasks(const hr_op *op, int simd) {
+static int op_tasks(const hr_op *op, int set) {
     const int h = op->out.h;
     switch (op->kind) {
-    case HR_OP_CONV: return (op->out.cb / (simd ? op->tile_b : 1)) * h;
+    case HR_OP_CONV:
+        /* GENERIC: bands of tile_t rows (hr_choose_tile_generic) per group of tile_b blocks. */
+        if (set == HR_KERNELS_GENERIC) {
+            const int R = op->tile_t > 0 ? op->tile_t : 1;
+            return (op->out.cb / op->tile_b) * ((h + R - 1) / R);
+        }
+        return (op->out.cb / (set != HR_KERNELS_REFERENCE ? op->tile_b : 1)) * h;
     case HR_OP_WINOGRAD: return (h + 1) / 2;
     default: return op->out.cb * h;
     }
 }
 
-static inline void run_task(const hr_op *op, float *a, int simd, int task, int64_t scratch) {
+static inline void run_task(const hr_op *op, float *a, int set, int task, int64_t scratch) {
     const int h = op->out.h, w = op->out.w;
     switch (op->kind) {
     case HR_OP_CONV:
         if (op->weights_bf16) {
             const uint16_t *copy = (const uint16_t *)(a + op->bf16_copy);
-            if (simd) {
+#if HR_X86
+            if (set == HR_KERNELS_AVX512) {
                 const int B = op->tile_b, T = op->tile_t, g = task / h, oy = task % h;
                 for (int ox0 = 0; ox0 < w; ox0 += T)
                     hr_conv_rows_bf16(op, a, copy, op->weights_bf16, g * B, oy, ox0, B, w - ox0 < T ? w - ox0 : T);
-            } else {
-                hr_conv_bf16_ref_task(op, a, copy, op->weights_bf16, task / h, task % h);
+                break;
             }
-        } else if (simd) {
-            const int B = op->tile_b, T = op->tile_t, g = task / h, oy = task % h;
-            for (int ox0 = 0; ox0 < w; ox0 += T) hr_conv_rows_avx512(op, a, g * B, oy, ox0, B, w - ox0 < T ? w - ox0 : T);
-        } else {
+#endif
+            hr_conv_bf16_ref_task(op, a, copy, op->weights_bf16, task / h, task % h);
+        } else if (set == HR_KERNELS_REFERENCE) {
             hr_conv_ref_task(op, a, task / h, task % h);
+        } else if (set == HR_KERNELS_GENERIC) {
+            const int B = op->tile_b, R = op->tile_t > 0 ? op->tile_t : 1, bands = (h + R - 1) / R;
+            hr_conv_rows_generic(op, a, scratch, (task / bands) * B, B, (task % bands) * R, R);
+        } else {
+            const hr_conv_rows_fn rows = rows_fn(set);
+            const int B = op->tile_b, T = op->tile_t, g = task / h, oy = task % h;
+            for (int ox0 = 0; ox0 < w; ox0 += T) rows(op, a, g * B, oy, ox0, B, w - ox0 < T ? w - ox0 : T);
         }
         break;
     case HR_OP_WINOGRAD:
-        if (simd) hr_wino_row_avx512(op, a, scratch, task);
-        else hr_wino_row_ref(op, a, scratch, task);
+        switch (set) {
+#if HR_X86
+        case HR_KERNELS_AVX512: hr_wino_row_avx512(op, a, scratch, task); break;
+        case HR_KERNELS_AVX2: hr_wino_row_avx2(op, a, scratch, task); break;
+#endif
+#if HR_ARM64
+        case HR_KERNELS_NEON: hr_wino_row_neon(op, a, scratch, task); break;
+#endif
+        default: hr_wino_row_ref(op, a, scratch, task);
+        }
         break;
     default:
         hr_sum_task(op, a, task / h, task % h);
@@ -91,28 +138,32 @@ static inline void bf16_row(const hr_op *op, float *a, int i) {
 }
 
 /* Inside a parallel region: the team shares the op's tasks (implicit barrier at the end). */
-static void run_op_shared(const hr_op *op, float *a, int simd) {
+static void run_op_shared(const hr_op *op, float *a, int set) {
     const int rows = bf16_rows(op);
     if (rows) {
 #pragma omp for schedule(static)
         for (int i = 0; i < rows; i++) bf16_row(op, a, i);
     }
-    const int tasks = op_tasks(op, simd);
+    const int tasks = op_tasks(op, set);
     const int64_t scratch = op->scratch_team + (int64_t)omp_get_thread_num() * op->scratch_stride;
 #pragma omp for schedule(static)
-    for (int task = 0; task < tasks; task++) run_task(op, a, simd, task, scratch);
+    for (int task = 0; task < tasks; task++) run_task(op, a, set, task, scratch);
 }
 
 /* One thread runs all of the op's tasks (image-parallel mode). */
-static void run_op_alone(const hr_op *op, float *a, int simd) {
+static void run_op_alone(const hr_op *op, float *a, int set) {
     const int rows = bf16_rows(op);
     for (int i = 0; i < rows; i++) bf16_row(op, a, i);
-    const int tasks = op_tasks(op, simd);
-    for (int task = 0; task < tasks; task++) run_task(op, a, simd, task, op->scratch);
+    const int tasks = op_tasks(op, set);
+    for (int task = 0; task < tasks; task++) run_task(op, a, set, task, op->scratch);
 }
 
-static void run_all(const hr_op *ops, int n, float *a, int nthreads, int reference, double *op_seconds) {
-    const int simd = !reference && hr_cpu_has_avx512();
+/* A set this CPU cannot run falls back to the reference kernels (the Swift layer refuses such a
+ * set before planning; this keeps a direct caller of the C functions from faulting). */
+static inline int usable(int set) { return hr_kernels_supported(set) ? set : HR_KERNELS_REFERENCE; }
+
+static void run_all(const hr_op *ops, int n, float *a, int nthreads, int set, double *op_seconds) {
+    set = usable(set);
     if (nthreads < 1) nthreads = 1;
     if (nthreads > 1 && !getenv("KMP_BLOCKTIME")) kmp_set_blocktime(HR_BLOCKTIME_MS);
 #pragma omp parallel num_threads(nthreads)
@@ -124,7 +175,7 @@ static void run_all(const hr_op *ops, int n, float *a, int nthreads, int referen
 #pragma omp master
                 t0 = omp_get_wtime();
             }
-            run_op_shared(&ops[i], a, simd);
+            run_op_shared(&ops[i], a, set);
             if (op_seconds) {
 #pragma omp master
                 op_seconds[i] += omp_get_wtime() - t0;
@@ -133,21 +184,21 @@ static void run_all(const hr_op *ops, int n, float *a, int nthreads, int referen
     }
 }
 
-void hr_run(const hr_op *ops, int n, float *arena, int nthreads, int reference) {
-    run_all(ops, n, arena, nthreads, reference, 0);
+void hr_run(const hr_op *ops, int n, float *arena, int nthreads, int set) {
+    run_all(ops, n, arena, nthreads, set, 0);
 }
 
-void hr_run_profiled(const hr_op *ops, int n, float *arena, int nthreads, double *op_seconds) {
-    run_all(ops, n, arena, nthreads, 0, op_seconds);
+void hr_run_profiled(const hr_op *ops, int n, float *arena, int nthreads, int set, double *op_seconds) {
+    run_all(ops, n, arena, nthreads, set, op_seconds);
 }
 
 /* Image-parallel: thread t runs images t, t + nthreads, ... alone in arena slot t, packing its
  * input and unpacking its output itself. No barrier inside a pass: on small layers this scales
  * better than splitting each layer between the threads. */
-void hr_run_images(const hr_op *ops, int n, float *arena, int64_t slot_stride, int nthreads, int reference,
+void hr_run_images(const hr_op *ops, int n, float *arena, int64_t slot_stride, int nthreads, int set,
                    const float *input, int batch, int in_c, int in_h, int in_w, int64_t in_off,
                    float *output, int out_c, int out_h, int out_w, int64_t out_off, int64_t *bad) {
-    const int simd = !reference && hr_cpu_has_avx512();
+    set = usable(set);
     const int64_t in_count = (int64_t)in_c * in_h * in_w, out_count = (int64_t)out_c * out_h * out_w;
     if (nthreads < 1) nthreads = 1;
     *bad = -1;
@@ -162,7 +213,7 @@ void hr_run_images(const hr_op *ops, int n, float *arena, int64_t slot_stride, i
                 if (*bad < 0 || img * in_count + b < *bad) *bad = img * in_count + b;
                 continue;
             }
-            for (int i = 0; i < n; i++) run_op_alone(&ops[i], a, simd);
+            for (int i = 0; i < n; i++) run_op_alone(&ops[i], a, set);
             hr_unpack_output(a + out_off, out_c, out_h, out_w, output + img * out_count);
         }
     }

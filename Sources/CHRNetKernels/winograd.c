@@ -10,11 +10,11 @@
  *      adds, ReLU).
  * 16 multiplies per 2x2 outputs instead of 36. The transforms use only 0 and +-1 (the weights'
  * 0.5s are applied once, in double, at load), so FP32 rounding stays at the direct
- * convolution's level. The transforms exist twice: plain 16-lane loops (the reference, any
- * CPU) and AVX-512 intrinsics.
+ * convolution's level. The transforms exist as plain 16-lane loops (the reference, any CPU)
+ * and per SIMD set (AVX-512 here; AVX2 in conv_avx2.c, NEON in conv_neon.c), all driven by
+ * hr_wino_row_with().
  */
 #include "internal.h"
-#include <immintrin.h>
 
 /* Scratch tensors of one task: V (16 * icb blocks) and M (16 * ocb blocks), 1 x tw each. */
 static inline hr_tensor row_tensor(int64_t off, int cb, int tw) {
@@ -27,7 +27,7 @@ int64_t hr_wino_scratch_floats(int in_cb, int out_cb, int out_w) {
     return (int64_t)16 * (in_cb + out_cb) * 3 * (tw + 2) * 16;
 }
 
-static inline __attribute__((always_inline)) void
+static void
 input_row(const hr_op *op, float *arena, const hr_tensor *v, int ty) {
     const hr_tensor *x = &op->in;
     const int icbn = x->cb, tw = v->w, Hp = x->h + 2, Wp = x->w + 2;
@@ -65,7 +65,7 @@ input_row(const hr_op *op, float *arena, const hr_tensor *v, int ty) {
     }
 }
 
-static inline __attribute__((always_inline)) void
+static void
 output_row(const hr_op *op, float *arena, const hr_tensor *m, int ty) {
     const hr_tensor *y = &op->out;
     const int ocbn = y->cb, tw = m->w;
@@ -99,6 +99,8 @@ output_row(const hr_op *op, float *arena, const hr_tensor *m, int ty) {
 }
 
 
+#if HR_X86
+#include <immintrin.h>
 /* AVX-512 versions of the two transforms: one zmm register per 16 channels of a pixel. */
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,avx2"))), apply_to = function)
 #include "epilogue_avx512.h"
@@ -168,6 +170,7 @@ static void output_row_avx512(const hr_op *op, float *arena, const hr_tensor *m,
     }
 }
 #pragma clang attribute pop
+#endif
 
 /* The 1x1 convolution of position p over the task's row of tiles. */
 static hr_op gemm_position(const hr_op *op, const hr_tensor *v, const hr_tensor *m, int p) {
@@ -187,27 +190,32 @@ static hr_op gemm_position(const hr_op *op, const hr_tensor *v, const hr_tensor 
     return g;
 }
 
-static inline __attribute__((always_inline)) void
-wino_row(const hr_op *op, float *arena, int64_t scratch, int ty, int simd) {
+void hr_wino_row_with(const hr_op *op, float *arena, int64_t scratch, int ty, hr_wino_transform_fn input,
+                      hr_conv_rows_fn conv, hr_wino_transform_fn output) {
     const int tw = (op->out.w + 1) / 2;
     const hr_tensor v = row_tensor(scratch, 16 * op->in.cb, tw);
     const hr_tensor m = row_tensor(scratch + (int64_t)16 * op->in.cb * 3 * (tw + 2) * 16, 16 * op->out.cb, tw);
-    if (simd) input_row_avx512(op, arena, &v, ty); else input_row(op, arena, &v, ty);
-    const int B = simd ? op->tile_b : 1, T = op->tile_t;
+    input(op, arena, &v, ty);
+    const int B = conv ? op->tile_b : 1, T = op->tile_t;
     for (int p = 0; p < 16; p++) {
         const hr_op g = gemm_position(op, &v, &m, p);
         for (int ocb = 0; ocb < op->out.cb; ocb += B) {
-            if (simd) {
-                for (int t0 = 0; t0 < tw; t0 += T) hr_conv_rows_avx512(&g, arena, ocb, 0, t0, B, tw - t0 < T ? tw - t0 : T);
+            if (conv) {
+                for (int t0 = 0; t0 < tw; t0 += T) conv(&g, arena, ocb, 0, t0, B, tw - t0 < T ? tw - t0 : T);
             } else {
                 hr_conv_ref_task(&g, arena, ocb, 0);
             }
         }
     }
-    if (simd) output_row_avx512(op, arena, &m, ty); else output_row(op, arena, &m, ty);
+    output(op, arena, &m, ty);
 }
 
-void hr_wino_row_ref(const hr_op *op, float *arena, int64_t scratch, int ty) { wino_row(op, arena, scratch, ty, 0); }
+void hr_wino_row_ref(const hr_op *op, float *arena, int64_t scratch, int ty) {
+    hr_wino_row_with(op, arena, scratch, ty, input_row, 0, output_row);
+}
 
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,avx2")))
-void hr_wino_row_avx512(const hr_op *op, float *arena, int64_t scratch, int ty) { wino_row(op, arena, scratch, ty, 1); }
+#if HR_X86
+void hr_wino_row_avx512(const hr_op *op, float *arena, int64_t scratch, int ty) {
+    hr_wino_row_with(op, arena, scratch, ty, input_row_avx512, hr_conv_rows_avx512, output_row_avx512);
+}
+#endif

@@ -110,13 +110,22 @@ public func hrnetModelLoad(_ p: UnsafePointer<CChar>?, _ out: UnsafeMutablePoint
     }
 }
 
+@_cdecl("hrnet_kernels_supported")
+public func hrnetKernelsSupported(_ set: Int32) -> Int32 {
+    guard let k = KernelSet(rawValue: Int(set)) else { return 0 }
+    return k.isSupported ? 1 : 0
+}
+
 @_cdecl("hrnet_model_load_memory")
 public func hrnetModelLoadMemory(_ data: UnsafeRawPointer?, _ size: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> hrnet_status {
     global {
         guard let out else { throw HRNetError.invalidArgument("hrnet_model_load_memory: out_model is NULL") }
         out.pointee = nil
         guard let data else { throw HRNetError.invalidArgument("hrnet_model_load_memory: data is NULL") }
-        guard size > 0 else { throw HRNetError.invalidArgument("hrnet_model_load_memory: size is 0") }
+        guard size != 0 else { throw HRNetError.invalidArgument("hrnet_model_load_memory: size is 0") }
+        guard size > 0 else {
+            throw HRNetError.invalidArgument("hrnet_model_load_memory: size is \(UInt(bitPattern: size)) bytes, more than any buffer can hold")
+        }
         let model = try Model(bytes: UnsafeRawBufferPointer(start: data, count: size),
                               name: "checkpoint in memory (\(size) bytes)")
         out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(model)).toOpaque())
@@ -161,8 +170,16 @@ private func makeSession(_ model: Model, _ o: UnsafePointer<hrnet_options>?, _ f
     guard let precision = Precision(rawValue: Int(opts.precision)) else {
         throw HRNetError.invalidArgument("\(fn): unknown precision \(opts.precision) (0 = FP32, 1 = BF16)")
     }
-    return try Session(model: model, inputHeight: h == 0 ? nil : h, inputWidth: w == 0 ? nil : w,
-                       threads: opts.num_threads == 0 ? nil : Int(opts.num_threads), precision: precision)
+    guard let kernels = KernelSet(rawValue: Int(opts.kernels)) else {
+        throw HRNetError.invalidArgument("\(fn): unknown kernel set \(opts.kernels) (0 = AUTO, 1 = GENERIC, 2 = AVX2, 3 = AVX512, 4 = NEON)")
+    }
+    do {
+        return try Session(model: model, inputHeight: h == 0 ? nil : h, inputWidth: w == 0 ? nil : w,
+                           threads: opts.num_threads == 0 ? nil : Int(opts.num_threads), precision: precision,
+                           kernels: kernels)
+    } catch HRNetError.invalidArgument(let m) {
+        throw HRNetError.invalidArgument("\(fn): \(m)")
+    }
 }
 
 @_cdecl("hrnet_session_create")
@@ -217,6 +234,7 @@ public func hrnetSessionInfo(_ s: OpaquePointer?, _ info: UnsafeMutablePointer<h
         i.num_threads = Int32(se.threads); i.precision = Int32(se.precision.rawValue)
         i.parameters = Int64(a.parameters)
         i.gmacs_per_crop = se.model.gmacs(height: se.inputHeight, width: se.inputWidth)
+        i.kernels = Int32(se.kernels.rawValue)
         // Write only as much as the caller's struct holds.
         withUnsafeBytes(of: &i) { src in
             UnsafeMutableRawPointer(info).copyMemory(from: src.baseAddress!, byteCount: min(size, MemoryLayout<hrnet_info>.size))

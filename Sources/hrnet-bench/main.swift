@@ -1,5 +1,6 @@
 // hrnet-bench: ms/crop, GFLOP/s, peak RSS and load time of libhrnet, next to ONNX Runtime and
 // OpenVINO measured in the same run on the same network (when ../shared/bench is present).
+import CHRNetKernels
 import Foundation
 import HRNet
 
@@ -17,11 +18,13 @@ struct Options {
     var profile = false
     var direct = false
     var precisions: [Precision] = [.fp32, .bf16]
+    var kernels: [KernelSet] = [.auto]
 }
 
 let usage = """
 usage: hrnet-bench [--checkpoint FILE | --width 32|48] [--input-size HxW] [--batch 1,8]
                    [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json] [--profile] [--direct] [--precision fp32,bf16]
+                   [--kernels auto|avx512,avx2,neon,generic]
 
 Times the exact FP32 network on random input: ms/crop (median and min of --reps runs after two
 warm-up runs), GFLOP/s (2 x multiply-adds / time), load time, peak RSS of this process, and
@@ -30,7 +33,11 @@ checkpoint in the published layout with <peer-dir>/make_checkpoint.py. Peers (ON
 OpenVINO FP32 and BF16) are timed by <peer-dir>/peer_bench.py on the same network, each in a
 fresh process; --peer-dir defaults to ../shared/bench next to the repository. --profile prints
 the time of each kind of op instead (GFLOP/s per convolution shape) and exits. --direct runs the
-stride-1 3x3 convolutions as direct convolutions instead of Winograd F(2x2,3x3).
+stride-1 3x3 convolutions as direct convolutions instead of Winograd F(2x2,3x3). --kernels times
+each listed kernel set (default auto: the best the CPU runs; BF16 runs on avx512 only); the
+openvino-avx2 peer (OpenVINO FP32 capped to AVX2) is compared with the avx2 set, the other peers
+with the first set listed. For the generic set, OpenBLAS picks its own kernels: set
+OPENBLAS_CORETYPE (e.g. Haswell) to choose them, and see the line it prints.
 """
 
 func fail(_ m: String) -> Never {
@@ -60,6 +67,12 @@ while !args.isEmpty {
     case "--direct": o.direct = true
     case "--precision":
         o.precisions = value().split(separator: ",").map { $0 == "bf16" ? Precision.bf16 : Precision.fp32 }
+    case "--kernels":
+        o.kernels = value().split(separator: ",").map { name -> KernelSet in
+            guard let k = KernelSet(name: String(name)) else { fail("--kernels: unknown set '\(name)' (auto, avx512, avx2, neon, generic)") }
+            return k
+        }
+        if o.kernels.isEmpty { fail("--kernels needs at least one set") }
     case "--json": o.json = true
     case "-h", "--help": print(usage); exit(0)
     default: fail("unknown argument \(a)\n\(usage)")
@@ -114,7 +127,7 @@ let loadMs = Date().timeIntervalSince(t0) * 1000
 let gmacs = model.gmacs(height: o.height, width: o.inputWidth)
 
 struct Row: Codable {
-    var engine: String, precision: String, batch: Int, threads: Int
+    var engine: String, kernels: String, precision: String, batch: Int, threads: Int
     var msMedian: Double, msMin: Double, gflops: Double?, peakRSSMiB: Double?, openMs: Double?
     var ratioToHRNet: Double?
 }
@@ -139,11 +152,11 @@ func time(_ session: Session, batch: Int, reps: Int) throws -> (Double, Double) 
 do {
     if o.profile {
         let s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads,
-                            precision: o.precisions.first ?? .fp32)
+                            precision: o.precisions.first ?? .fp32, kernels: o.kernels[0])
         _ = try s.profile(runs: 2)
         let rows = try s.profile(runs: o.reps)
         let total = rows.reduce(0) { $0 + $1.seconds }
-        print(String(format: "per-op profile, %d threads, %.2f ms/crop in ops", o.threads, total * 1000))
+        print(String(format: "per-op profile, %@ kernels, %d threads, %.2f ms/crop in ops", s.kernels.name, o.threads, total * 1000))
         print("op                                          ms     share  GFLOP/s")
         for r in rows {
             print(String(format: "%-40@ %7.3f  %6.1f%%  %7.1f", r.label, r.seconds * 1000, r.seconds / total * 100,
@@ -152,26 +165,36 @@ do {
         exit(0)
     }
     // FP32 first (peak RSS is this process's so far: the FP32 session alone), then BF16.
-    for precision in o.precisions {
-        for batch in o.batches {
-            let s: Session
-            do {
-                s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads, precision: precision)
-            } catch {
-                FileHandle.standardError.write("skipping \(precision): \(error)\n".data(using: .utf8)!)
-                continue
+    var firstKernels = ""
+    for kernels in o.kernels {
+        for precision in o.precisions {
+            if precision == .bf16 && kernels != .auto && kernels != .avx512 { continue }  // BF16 runs on avx512 only
+            for batch in o.batches {
+                let s: Session
+                do {
+                    s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads,
+                                    precision: precision, kernels: kernels)
+                } catch {
+                    FileHandle.standardError.write("skipping \(kernels.name) \(precision): \(error)\n".data(using: .utf8)!)
+                    continue
+                }
+                if firstKernels.isEmpty { firstKernels = s.kernels.name }
+                let (med, mn) = try time(s, batch: batch, reps: o.reps)
+                rows.append(Row(engine: "libhrnet", kernels: s.kernels.name, precision: precision == .fp32 ? "fp32" : "bf16",
+                                batch: batch, threads: o.threads, msMedian: med, msMin: mn, gflops: 2 * gmacs / (med / 1000),
+                                peakRSSMiB: peakRSSMiB(), openMs: loadMs, ratioToHRNet: nil))
             }
-            let (med, mn) = try time(s, batch: batch, reps: o.reps)
-            rows.append(Row(engine: "libhrnet", precision: precision == .fp32 ? "fp32" : "bf16", batch: batch, threads: o.threads,
-                            msMedian: med, msMin: mn, gflops: 2 * gmacs / (med / 1000), peakRSSMiB: peakRSSMiB(), openMs: loadMs,
-                            ratioToHRNet: nil))
         }
+    }
+    if o.kernels.contains(.generic) || KernelSet.supported.first == .generic {
+        let core = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { "OPENBLAS_CORETYPE=\($0)" } ?? "OPENBLAS_CORETYPE unset"
+        FileHandle.standardError.write("generic kernels: OpenBLAS \(openBLASDescription()) (\(core))\n".data(using: .utf8)!)
     }
     var scaling: (Double, Double)? = nil
     if o.scaling && o.threads > 1 {
-        let s1 = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: 1)
+        let s1 = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: 1, kernels: o.kernels[0])
         let (m1, _) = try time(s1, batch: 1, reps: max(3, o.reps / 2))
-        let mN = rows.first { $0.batch == 1 && $0.precision == "fp32" }?.msMedian ?? m1
+        let mN = rows.first { $0.batch == 1 && $0.precision == "fp32" && $0.kernels == firstKernels }?.msMedian ?? m1
         scaling = (m1, m1 / mN / Double(o.threads))
     }
     // Peers, each alone in a fresh process, after our own runs have finished.
@@ -196,11 +219,16 @@ do {
                     continue
                 }
                 let engine = name.hasPrefix("openvino") ? "openvino" : String(name)
-                let precision = name.hasSuffix("bf16") ? "bf16" : "fp32"
-                // Ratio: libhrnet in the same precision class (BF16 peers against our BF16 mode).
-                let ours = rows.first { $0.engine == "libhrnet" && $0.batch == batch && $0.precision == precision }
-                    ?? rows.first { $0.engine == "libhrnet" && $0.batch == batch }!
-                rows.append(Row(engine: engine, precision: precision, batch: batch, threads: o.threads,
+                let precision = name.hasSuffix("bf16") ? "bf16" : name.hasSuffix("int8") ? "int8" : "fp32"
+                let peerKernels = name.hasSuffix("avx2") ? "avx2" : "-"
+                // Ratio: libhrnet in the same precision class (BF16 peers against our BF16 mode), and
+                // the AVX2-capped peer against our avx2 set.
+                let mine = rows.filter { $0.engine == "libhrnet" && $0.batch == batch }
+                guard let ours = mine.first(where: { $0.precision == precision && (peerKernels == "-" ? $0.kernels == firstKernels : $0.kernels == peerKernels) })
+                    ?? mine.first(where: { $0.precision == "fp32" && $0.kernels == (peerKernels == "-" ? firstKernels : peerKernels) })
+                    ?? mine.first else { continue }
+                rows.append(Row(engine: name.hasSuffix("avx2") ? "openvino-avx2" : engine, kernels: peerKernels, precision: precision,
+                                batch: batch, threads: o.threads,
                                 msMedian: med, msMin: mn, gflops: 2 * gmacs / (med / 1000), peakRSSMiB: field("peak_rss_mb"),
                                 openMs: field("open_ms"), ratioToHRNet: ours.msMedian / med))
             }
@@ -225,11 +253,13 @@ do {
         print("\(model.architecture.description)")
         print(String(format: "input %dx%d, %.2f G multiply-adds/crop, load %.0f ms, %@ (cpu family %@), %@",
                      o.height, o.inputWidth, gmacs, loadMs, cpu, family, ISO8601DateFormatter().string(from: Date())))
-        print("engine       precision  batch  threads  ms/crop(median)  ms/crop(min)  GFLOP/s  peakRSS(MiB)  open(ms)  libhrnet/peer")
-        print("(GFLOP/s = 2 x multiply-adds of the network / time, whatever the algorithm; libhrnet/peer compares like precision)")
+        print("engine         kernels  precision  batch  threads  ms/crop(median)  ms/crop(min)  GFLOP/s  peakRSS(MiB)  open(ms)  libhrnet/peer")
+        print("(GFLOP/s = 2 x multiply-adds of the network / time, whatever the algorithm; libhrnet/peer compares like precision,")
+        print(" openvino-avx2 against the avx2 set, the other peers against the first set)")
         for r in rows {
-            print(String(format: "%-12@ %-9@  %5d  %7d  %15.2f  %12.2f  %7.1f  %12.0f  %8.0f  %@",
-                         r.engine, r.precision, r.batch, r.threads, r.msMedian, r.msMin, r.gflops ?? 0, r.peakRSSMiB ?? 0,
+            func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t : t + String(repeating: " ", count: n - t.count) }
+            print(String(format: "%@ %@ %@  %5d  %7d  %15.2f  %12.2f  %7.1f  %12.0f  %8.0f  %@",
+                         pad(r.engine, 14), pad(r.kernels, 8), pad(r.precision, 9), r.batch, r.threads, r.msMedian, r.msMin, r.gflops ?? 0, r.peakRSSMiB ?? 0,
                          r.openMs ?? 0, r.engine == "libhrnet" ? "-" : String(format: "%.2f", r.ratioToHRNet ?? 0)))
         }
         if let (m1, eff) = scaling {
@@ -243,3 +273,6 @@ do {
 } catch {
     fail("benchmark failed: \(error)")
 }
+
+/// Which OpenBLAS the generic kernels call, and which core it picked.
+func openBLASDescription() -> String { String(cString: hr_generic_blas_info()) }

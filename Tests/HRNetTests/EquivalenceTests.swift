@@ -1,12 +1,15 @@
 import XCTest
+import CHRNetKernels
 @testable import HRNet
 
 /// Every fixture against the float64 heatmaps of the published PyTorch model.
 final class EquivalenceTests: XCTestCase {
-    func check(_ checkpoint: String, _ prefix: String, threads: Int? = nil, reference: Bool = false, winograd: Bool = true) throws {
+    func check(_ checkpoint: String, _ prefix: String, threads: Int? = nil, reference: Bool = false, winograd: Bool = true,
+               kernels: KernelSet = .auto) throws {
         let input = try NPY("\(prefix)_input.npy"), truth = try NPY("\(prefix)_heatmaps_f64.npy")
         let session = try Session(model: try Model(path: Fixtures.path(checkpoint), winograd: winograd),
-                                  inputHeight: input.shape[2], inputWidth: input.shape[3], threads: threads)
+                                  inputHeight: input.shape[2], inputWidth: input.shape[3], threads: threads, kernels: kernels)
+        if kernels != .auto { XCTAssertEqual(session.kernels, kernels) }
         session.useReferenceKernels = reference
         let n = input.shape[0]
         XCTAssertEqual([n, session.joints, session.heatmapHeight, session.heatmapWidth], truth.shape)
@@ -31,6 +34,38 @@ final class EquivalenceTests: XCTestCase {
     func testReferenceKernels() throws { try check("mpii_w16_b2.pth", "mpii_w16_b2", reference: true) }
     func testDirectConvolutionsOnly() throws { try check("coco_w8.pth", "coco_w8", winograd: false) }
     func testDirectReferenceKernels() throws { try check("mpii_w16_b2.pth", "mpii_w16_b2", reference: true, winograd: false) }
+
+    /// Every kernel set this CPU runs, on both fixtures, with and without Winograd weights, on 1
+    /// and 2 threads: a CPU without AVX-512 tests its own sets, not the reference against itself.
+    func testEveryKernelSetThisCPURuns() throws {
+        XCTAssertFalse(KernelSet.supported.isEmpty)
+        for set in KernelSet.supported {
+            try check("coco_w8.pth", "coco_w8", kernels: set)
+            try check("mpii_w16_b2.pth", "mpii_w16_b2", threads: 1, kernels: set)
+            try check("coco_w8.pth", "coco_w8", threads: 1, winograd: false, kernels: set)
+        }
+    }
+
+    /// A set the CPU lacks, an unknown name in HRNET_KERNELS, and BF16 with a set other than
+    /// avx512 are refused with a message naming what the CPU has.
+    func testKernelSetsTheCPULacksAreRefused() throws {
+        let model = try Model(path: Fixtures.path("coco_w8.pth"))
+        for set in KernelSet.allCases where !set.isSupported {
+            XCTAssertThrowsError(try Session(model: model, kernels: set)) { e in
+                guard case HRNetError.invalidArgument(let m) = e else { return XCTFail("\(e)") }
+                XCTAssertTrue(m.contains(set.name) && m.contains("it has"), m)
+            }
+        }
+        XCTAssertThrowsError(try KernelSet.resolve(.auto, environment: "sse9"))
+        XCTAssertEqual(try KernelSet.resolve(.auto, environment: "generic"), .generic)
+        XCTAssertEqual(try KernelSet.resolve(.generic, environment: "avx512"), .generic)  // the option wins
+        XCTAssertEqual(try KernelSet.resolve(.auto, environment: ""), KernelSet.supported.first)
+        if hr_cpu_has_avx512bf16() != 0 {
+            for set in KernelSet.supported where set != .avx512 {
+                XCTAssertThrowsError(try Session(model: model, precision: .bf16, kernels: set))
+            }
+        }
+    }
 
     /// The crop fixture: uint8 RGB through the published normalisation.
     func testCropThroughStandardNormalisation() throws {

@@ -96,7 +96,7 @@ final class KernelBF16Tests: XCTestCase {
             ref.withUnsafeMutableBufferPointer { a in
                 for ob in 0..<ocb { for oy in 0..<oh { hr_conv_bf16_ref_task(p, a.baseAddress!, inb, wb, Int32(ob), Int32(oy)) } }
             }
-            hr_run(p, 1, &fp32, 1, 1)
+            hr_run(p, 1, &fp32, 1, Int32(HR_KERNELS_REFERENCE))
         }
         // Sum of |x w|: the FP32 reference run on |x| and |w| with a bare epilogue.
         for i in 0..<absSum.count { absSum[i] = abs(absSum[i]) }
@@ -108,7 +108,7 @@ final class KernelBF16Tests: XCTestCase {
             zeroBias.withUnsafeBufferPointer { b in
                 bare.weights = w.baseAddress
                 bare.bias = b.baseAddress
-                withUnsafePointer(to: &bare) { p in hr_run(p, 1, &absSum, 1, 1) }
+                withUnsafePointer(to: &bare) { p in hr_run(p, 1, &absSum, 1, Int32(HR_KERNELS_REFERENCE)) }
             }
         }
 

@@ -2,45 +2,52 @@ import XCTest
 import CHRNetKernels
 @testable import HRNet
 
-/// The AVX-512 convolution against the plain scalar one, over many shapes: odd channel counts,
-/// widths that are not multiples of any tile, both strides and kernel sizes, every epilogue.
+/// Every kernel set this CPU runs (AVX-512, AVX2, NEON, GENERIC) against the plain scalar
+/// convolution, over many shapes: odd channel counts, widths that are not multiples of any tile,
+/// both strides and kernel sizes, every epilogue.
 final class KernelTests: XCTestCase {
     func runCase(cin: Int, cout: Int, k: Int, stride: Int, oh: Int, ow: Int, relu: Bool, residual: Bool,
                  ups: [Int], accumulate: Bool, threads: Int, seed: UInt64) {
-        let c = ConvCase(cin: cin, cout: cout, k: k, stride: stride, oh: oh, ow: ow, relu: relu, residual: residual,
+        var c = ConvCase(cin: cin, cout: cout, k: k, stride: stride, oh: oh, ow: ow, relu: relu, residual: residual,
                          ups: ups, accumulate: accumulate, seed: seed)
+        // Room for the GENERIC set's per-thread scratch after the tensors.
+        let genericScratch = Int((hr_generic_scratch_floats(&c.op) + 15) & ~15)
+        c.arena += [Float](repeating: 0, count: threads * genericScratch)
         var r = c.rng
-        var op = c.op
         let arena = c.arena
         let icb = (cin + 15) / 16, ocb = (cout + 15) / 16
         var weights = [Float](repeating: 0, count: ocb * icb * k * k * 256)
         for i in 0..<weights.count { weights[i] = r.next() / Float(cin * k * k).squareRoot() }
         var bias = [Float](repeating: 0, count: ocb * 16)
         for i in 0..<bias.count { bias[i] = r.next() }
-        hr_choose_tile(op.out.cb, op.out.w, op.out.h, Int32(threads), &op.tile_b, &op.tile_t)
-        var fast = arena, ref = arena
+        var ref = arena
+        var op = c.op
+        op.scratch_stride = Int64(genericScratch)
         weights.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 op.weights = w.baseAddress
                 op.bias = b.baseAddress
-                withUnsafePointer(to: &op) { p in
-                    hr_run(p, 1, &fast, Int32(threads), 0)
-                    hr_run(p, 1, &ref, 1, 1)
+                hr_run(&op, 1, &ref, 1, Int32(HR_KERNELS_REFERENCE))
+                for set in KernelSets.simd {
+                    var fast = arena
+                    var sop = op
+                    hr_choose_tile_set(set, op.out.cb, op.out.w, op.out.h, Int32(threads), &sop.tile_b, &sop.tile_t)
+                    hr_run(&sop, 1, &fast, Int32(threads), set)
+                    var worst: Float = 0
+                    for i in 0..<Int(op.scratch) { worst = max(worst, abs(fast[i] - ref[i])) }
+                    let label = c.label + " \(KernelSets.name(set)) tile \(sop.tile_b)x\(sop.tile_t) threads \(threads)"
+                    XCTAssertLessThan(worst, 2e-5, label)
+                    // The output must have been written (not left as it was) and the borders untouched.
+                    var changed = 0
+                    for i in c.outputRange where fast[i] != arena[i] { changed += 1 }
+                    XCTAssertGreaterThan(changed, 0, label)
                 }
             }
         }
-        var worst: Float = 0
-        for i in 0..<arena.count { worst = max(worst, abs(fast[i] - ref[i])) }
-        let label = c.label + " tile \(op.tile_b)x\(op.tile_t)"
-        XCTAssertLessThan(worst, 2e-5, label)
-        // The output must have been written (not left as it was) and the borders untouched.
-        var changed = 0
-        for i in c.outputRange where fast[i] != arena[i] { changed += 1 }
-        XCTAssertGreaterThan(changed, 0, label)
     }
 
     func testSIMDConvolutionMatchesReference() throws {
-        guard hr_cpu_has_avx512() != 0 else { throw XCTSkip("no AVX-512 on this CPU: only the reference kernels run") }
+        guard !KernelSets.simd.isEmpty else { throw XCTSkip("no SIMD kernel set on this CPU: only the reference kernels run") }
         var seed: UInt64 = 1
         let sizes = [(1, 1), (3, 5), (6, 8), (7, 9), (8, 6), (4, 15), (2, 29), (16, 12)]
         for (cin, cout) in [(3, 64), (8, 16), (16, 17), (17, 32), (32, 48), (48, 64), (64, 80), (40, 24)] {
@@ -57,7 +64,7 @@ final class KernelTests: XCTestCase {
     }
 
     func testEpiloguesWithUpsampledSums() throws {
-        guard hr_cpu_has_avx512() != 0 else { throw XCTSkip("no AVX-512 on this CPU") }
+        guard !KernelSets.simd.isEmpty else { throw XCTSkip("no SIMD kernel set on this CPU") }
         var seed: UInt64 = 100
         for (oh, ow) in [(8, 8), (16, 12), (8, 24), (4, 4)] {
             for ups in [[2], [2, 4], [2, 4, oh >= 8 && ow % 8 == 0 ? 8 : 4]] {
@@ -115,32 +122,32 @@ final class WinogradTests: XCTestCase {
         var op = c.op
         op.scratch_stride = Int64(scratch)
         let arena = c.arena
-        var ref = arena, fast = arena, plain = arena
+        var ref = arena
         direct.withUnsafeBufferPointer { w in dbias.withUnsafeBufferPointer { b in
             var d = op
             d.weights = w.baseAddress; d.bias = b.baseAddress
-            hr_run(&d, 1, &ref, 1, 1)
-        } }
-        wino.withUnsafeBufferPointer { w in wbias.withUnsafeBufferPointer { b in
-            var wop = op
-            wop.kind = Int32(HR_OP_WINOGRAD)
-            wop.weights = w.baseAddress; wop.bias = b.baseAddress
-            hr_choose_tile(Int32(ocb), Int32((ow + 1) / 2), 16, Int32(threads), &wop.tile_b, &wop.tile_t)
-            hr_run(&wop, 1, &fast, Int32(threads), 0)
-            hr_run(&wop, 1, &plain, Int32(threads), 1)
+            hr_run(&d, 1, &ref, 1, Int32(HR_KERNELS_REFERENCE))
         } }
         let outRange = c.outputRange
-        var worstFast: Float = 0, worstPlain: Float = 0, scale: Float = 1e-3
-        for i in outRange {
-            worstFast = max(worstFast, abs(fast[i] - ref[i]))
-            worstPlain = max(worstPlain, abs(plain[i] - ref[i]))
-            scale = max(scale, abs(ref[i]))
+        var scale: Float = 1e-3
+        for i in outRange { scale = max(scale, abs(ref[i])) }
+        // The plain Winograd and every SIMD set's (GENERIC runs no Winograd ops).
+        for set in [Int32(HR_KERNELS_REFERENCE)] + KernelSets.simd where set != Int32(HR_KERNELS_GENERIC) {
+            var out = arena
+            wino.withUnsafeBufferPointer { w in wbias.withUnsafeBufferPointer { b in
+                var wop = op
+                wop.kind = Int32(HR_OP_WINOGRAD)
+                wop.weights = w.baseAddress; wop.bias = b.baseAddress
+                hr_choose_tile_set(set, Int32(ocb), Int32((ow + 1) / 2), 16, Int32(threads), &wop.tile_b, &wop.tile_t)
+                hr_run(&wop, 1, &out, Int32(threads), set)
+            } }
+            var worst: Float = 0
+            for i in outRange { worst = max(worst, abs(out[i] - ref[i])) }
+            let label = c.label + " \(KernelSets.name(set)) threads \(threads)"
+            XCTAssertLessThan(worst / scale, 1e-5, label)
+            // Everything outside the output (inputs, borders) is untouched.
+            for i in 0..<Int(op.scratch) where !outRange.contains(i) { if out[i] != arena[i] { XCTFail("wrote outside the output at \(i): \(label)"); break } }
         }
-        let label = c.label + " threads \(threads)"
-        XCTAssertLessThan(worstFast / scale, 1e-5, label)
-        XCTAssertLessThan(worstPlain / scale, 1e-5, label)
-        // Everything outside the output (inputs, borders) is untouched.
-        for i in 0..<Int(op.scratch) where !outRange.contains(i) { if fast[i] != arena[i] { XCTFail("wrote outside the output at \(i): \(label)"); break } }
     }
 
     func testWinogradMatchesDirect() {

@@ -125,3 +125,10 @@ struct ConvCase {
     /// Arena range of the output tensor.
     var outputRange: Range<Int> { Int(op.out.off)..<(Int(op.out.off) + tensorSize(op.out)) }
 }
+
+/// The kernel sets of hrnet_kernels.h that this CPU runs, besides the reference.
+enum KernelSets {
+    static let simd: [Int32] = [HR_KERNELS_AVX512, HR_KERNELS_AVX2, HR_KERNELS_NEON, HR_KERNELS_GENERIC]
+        .map { Int32($0) }.filter { hr_kernels_supported($0) != 0 }
+    static func name(_ set: Int32) -> String { String(cString: hr_kernels_name(set)) }
+}

@@ -22,10 +22,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -555,6 +557,82 @@ static void case_equivalence_coco(void)
               "%s gives heatmaps identical to %s (max diff %.3g)", layouts[k], layouts[0],
               max_abs_diff_f(outs[0], outs[k], n));
     for (int k = 0; k < 3; k++) free(outs[k]);
+    npy_free(&x);
+    npy_free(&truth);
+}
+
+/* Every kernel set: those this CPU runs match the float64 fixture and are reported by
+ * hrnet_session_info; the others are refused naming what the CPU has; HRNET_KERNELS applies to
+ * AUTO only. Runs in its own process (setenv). */
+static void case_kernel_sets(void)
+{
+    static const size_t in_shape[] = {2, 3, 256, 192}, out_shape[] = {2, 17, 64, 48};
+    npy_array x, truth;
+    if (!load_fixture(&x, "coco_w8_input.npy", 4, in_shape)) return;
+    if (!load_fixture(&truth, "coco_w8_heatmaps_f64.npy", 4, out_shape)) { npy_free(&x); return; }
+    char path[4096];
+    FIXTURE(path, "coco_w8.pth");
+    float *y = malloc(truth.count * sizeof(float)), *xf = malloc(x.count * sizeof(float));
+    for (size_t j = 0; j < x.count; j++) xf[j] = (float)x.data[j];
+    int runs = 0;
+    CHECK(hrnet_kernels_supported(HRNET_KERNELS_AUTO) == 1, "AUTO is always supported");
+    CHECK(hrnet_kernels_supported(99) == 0 && hrnet_kernels_supported(-1) == 0, "unknown sets are not supported");
+    for (int set = HRNET_KERNELS_GENERIC; set <= HRNET_KERNELS_NEON; set++) {
+        hrnet_options o;
+        hrnet_options_init(&o);
+        o.kernels = set;
+        hrnet_session *s = NULL;
+        hrnet_status st = hrnet_session_open(path, &o, &s);
+        if (!hrnet_kernels_supported(set)) {
+            EXPECT_STATUS(st, HRNET_ERR_INVALID_ARGUMENT, NULL, "kernel set %d refused on this CPU", set);
+            CHECK(s == NULL && strstr(hrnet_last_error(NULL), "it has") != NULL, "message names the CPU's features: %s",
+                  hrnet_last_error(NULL));
+            continue;
+        }
+        if (!EXPECT_STATUS(st, HRNET_OK, NULL, "open with kernel set %d", set)) continue;
+        hrnet_info i;
+        if (get_info(s, &i)) CHECK(i.kernels == set, "info.kernels %d == %d", i.kernels, set);
+        for (size_t j = 0; j < truth.count; j++) y[j] = NAN;
+        if (EXPECT_STATUS(hrnet_forward(s, xf, 2, x.count, y, truth.count), HRNET_OK, s, "forward, set %d", set)) {
+            double err = 0;
+            for (size_t j = 0; j < truth.count; j++) err = fmax(err, fabs((double)y[j] - truth.data[j]));
+            CHECK(err <= 1e-4, "kernel set %d: max abs error %.3g <= 1e-4", set, err);
+            runs++;
+        }
+        hrnet_session_close(s);
+    }
+    CHECK(runs >= 1, "at least one kernel set ran (%d)", runs);
+    /* The environment variable chooses for AUTO, and a set named in the options wins. */
+    hrnet_options o;
+    hrnet_options_init(&o);
+    hrnet_session *s = NULL;
+    setenv("HRNET_KERNELS", "generic", 1);
+    if (EXPECT_STATUS(hrnet_session_open(path, &o, &s), HRNET_OK, NULL, "HRNET_KERNELS=generic")) {
+        hrnet_info i;
+        if (get_info(s, &i)) CHECK(i.kernels == HRNET_KERNELS_GENERIC, "HRNET_KERNELS=generic gives %d", i.kernels);
+        hrnet_session_close(s);
+    }
+    if (hrnet_kernels_supported(HRNET_KERNELS_AVX2)) {
+        o.kernels = HRNET_KERNELS_AVX2;
+        if (EXPECT_STATUS(hrnet_session_open(path, &o, &s), HRNET_OK, NULL, "option avx2 over HRNET_KERNELS")) {
+            hrnet_info i;
+            if (get_info(s, &i)) CHECK(i.kernels == HRNET_KERNELS_AVX2, "the option wins: %d", i.kernels);
+            hrnet_session_close(s);
+        }
+        o.kernels = HRNET_KERNELS_AUTO;
+    }
+    setenv("HRNET_KERNELS", "sse9", 1);
+    EXPECT_STATUS(hrnet_session_open(path, &o, &s), HRNET_ERR_INVALID_ARGUMENT, NULL, "HRNET_KERNELS=sse9");
+    CHECK(strstr(hrnet_last_error(NULL), "HRNET_KERNELS") != NULL, "message names the variable: %s", hrnet_last_error(NULL));
+    unsetenv("HRNET_KERNELS");
+    o.kernels = 99;
+    EXPECT_STATUS(hrnet_session_open(path, &o, &s), HRNET_ERR_INVALID_ARGUMENT, NULL, "kernels = 99");
+    /* BF16 runs on avx512 only. */
+    o.kernels = HRNET_KERNELS_GENERIC;
+    o.precision = HRNET_PRECISION_BF16;
+    EXPECT_STATUS(hrnet_session_open(path, &o, &s), HRNET_ERR_INVALID_ARGUMENT, NULL, "BF16 with the generic set");
+    free(y);
+    free(xf);
     npy_free(&x);
     npy_free(&truth);
 }
@@ -1358,6 +1436,841 @@ static void case_last_error(void)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Misuse and limits: struct sizes, NULLs, sizes that overflow, memory exhaustion, threads   */
+
+/* Where the first published (v1) layout of each growable struct ends: an older host passes
+ * these sizes, a newer host larger ones. */
+#define OPTIONS_V1_SIZE (offsetof(hrnet_options, precision) + sizeof(int32_t))
+#define INFO_V1_SIZE (offsetof(hrnet_info, gmacs_per_crop) + sizeof(double))
+#define ESTIMATE_OPTIONS_V1_SIZE (offsetof(hrnet_estimate_options, num_flip_pairs) + sizeof(int32_t))
+
+/* A synthetic RGB frame (a smooth pattern with a bright blob, so the heatmaps have a peak). */
+static unsigned char *make_frame(int w, int h)
+{
+    unsigned char *p = malloc((size_t)w * h * 3);
+    if (!p) return NULL;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                double v = 100 + 60 * sin(0.05 * x + c) * cos(0.04 * y);
+                double dx = x - w / 2.0, dy = y - h / 3.0;
+                if (dx * dx + dy * dy < 200) v = 250;
+                p[((size_t)y * w + x) * 3 + c] = (unsigned char)v;
+            }
+    return p;
+}
+
+static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v) return 0;
+    return 1;
+}
+
+/* hrnet_options, hrnet_info and hrnet_estimate_options passed with struct_size smaller than the
+ * first version (refused), exactly the first version (an older host), the current size and larger
+ * (a newer host: accepted, unknown trailing fields ignored, and for info nothing written past the
+ * library's own struct). */
+static void case_struct_sizes(void)
+{
+    char path[4096];
+    FIXTURE(path, "coco_w8.pth");
+    hrnet_model *m = NULL;
+    if (!EXPECT_STATUS(hrnet_model_load(path, &m), HRNET_OK, NULL, "load coco_w8.pth")) return;
+    CHECK(OPTIONS_V1_SIZE <= sizeof(hrnet_options) && INFO_V1_SIZE <= sizeof(hrnet_info) &&
+          ESTIMATE_OPTIONS_V1_SIZE <= sizeof(hrnet_estimate_options),
+          "v1 sizes: options %zu, info %zu, estimate options %zu", (size_t)OPTIONS_V1_SIZE,
+          (size_t)INFO_V1_SIZE, (size_t)ESTIMATE_OPTIONS_V1_SIZE);
+
+    /* --- hrnet_options, in a buffer larger than the struct so larger sizes are readable */
+    union { hrnet_options o; unsigned char bytes[sizeof(hrnet_options) + 256]; } ob;
+    const size_t small_opts[] = {0, 1, sizeof(size_t), OPTIONS_V1_SIZE - 4, OPTIONS_V1_SIZE - 1};
+    for (size_t k = 0; k < sizeof small_opts / sizeof small_opts[0]; k++) {
+        memset(&ob, 0, sizeof ob);
+        hrnet_options_init(&ob.o);
+        ob.o.struct_size = small_opts[k];
+        hrnet_session *s = (hrnet_session *)&ob; /* must be reset to NULL */
+        EXPECT_STATUS(hrnet_session_create(m, &ob.o, &s), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "session_create with options.struct_size %zu (< v1 %zu)", small_opts[k],
+                      (size_t)OPTIONS_V1_SIZE);
+        CHECK(s == NULL, "*out_session is NULL after a refused struct_size");
+        if (s && s != (hrnet_session *)&ob) hrnet_session_close(s);
+        s = NULL;
+        EXPECT_STATUS(hrnet_session_open(path, &ob.o, &s), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "session_open with options.struct_size %zu", small_opts[k]);
+        if (s) hrnet_session_close(s);
+    }
+    const size_t good_opts[] = {OPTIONS_V1_SIZE, sizeof(hrnet_options), sizeof(hrnet_options) + 8,
+                                sizeof ob};
+    for (size_t k = 0; k < sizeof good_opts / sizeof good_opts[0]; k++) {
+        memset(&ob, 0xA5, sizeof ob); /* a newer host's fields this library does not know */
+        hrnet_options_init(&ob.o);
+        ob.o.input_height = 128;
+        ob.o.input_width = 96;
+        ob.o.num_threads = 1;
+        ob.o.struct_size = good_opts[k];
+        /* an older host's struct ends at struct_size: what follows must not be read */
+        if (good_opts[k] < sizeof ob) memset(ob.bytes + good_opts[k], 0xA5, sizeof ob - good_opts[k]);
+        hrnet_session *s = NULL;
+        if (EXPECT_STATUS(hrnet_session_create(m, &ob.o, &s), HRNET_OK, NULL,
+                          "session_create with options.struct_size %zu", good_opts[k])) {
+            hrnet_info i;
+            if (get_info(s, &i))
+                CHECK(i.input_height == 128 && i.input_width == 96 && i.num_threads == 1,
+                      "struct_size %zu: the options are honoured (%dx%d, %d threads)",
+                      good_opts[k], i.input_height, i.input_width, i.num_threads);
+            hrnet_session_close(s);
+        }
+        s = NULL;
+        if (EXPECT_STATUS(hrnet_session_open(path, &ob.o, &s), HRNET_OK, NULL,
+                          "session_open with options.struct_size %zu", good_opts[k]))
+            hrnet_session_close(s);
+    }
+
+    /* --- hrnet_info */
+    hrnet_session *s = NULL;
+    if (!EXPECT_STATUS(open_with(path, 0, 0, 1, &s), HRNET_OK, NULL, "open")) {
+        hrnet_model_release(m);
+        return;
+    }
+    hrnet_info ref;
+    get_info(s, &ref);
+    union { hrnet_info i; unsigned char bytes[sizeof(hrnet_info) + 256]; } ib;
+    const size_t small_info[] = {0, 1, sizeof(size_t), INFO_V1_SIZE - 8, INFO_V1_SIZE - 1};
+    for (size_t k = 0; k < sizeof small_info / sizeof small_info[0]; k++) {
+        memset(&ib, 0x5A, sizeof ib);
+        ib.i.struct_size = small_info[k];
+        EXPECT_STATUS(hrnet_session_info(s, &ib.i), HRNET_ERR_INVALID_ARGUMENT, s,
+                      "session_info with info.struct_size %zu (< v1 %zu)", small_info[k],
+                      (size_t)INFO_V1_SIZE);
+        CHECK(ib.i.struct_size == small_info[k] &&
+              all_bytes(ib.bytes + sizeof(size_t), sizeof ib - sizeof(size_t), 0x5A),
+              "info.struct_size %zu: nothing written", small_info[k]);
+    }
+    const size_t good_info[] = {INFO_V1_SIZE, sizeof(hrnet_info), sizeof(hrnet_info) + 8, sizeof ib};
+    for (size_t k = 0; k < sizeof good_info / sizeof good_info[0]; k++) {
+        size_t given = good_info[k];
+        memset(&ib, 0x5A, sizeof ib);
+        ib.i.struct_size = given;
+        if (!EXPECT_STATUS(hrnet_session_info(s, &ib.i), HRNET_OK, s,
+                           "session_info with info.struct_size %zu", given))
+            continue;
+        size_t filled = given < sizeof(hrnet_info) ? given : sizeof(hrnet_info);
+        CHECK(ib.i.struct_size == filled,
+              "info.struct_size %zu: reports the %zu bytes it filled (got %zu)", given, filled,
+              ib.i.struct_size);
+        CHECK(all_bytes(ib.bytes + filled, sizeof ib - filled, 0x5A),
+              "info.struct_size %zu: nothing written past byte %zu", given, filled);
+        CHECK(ib.i.joints == ref.joints && ib.i.input_height == ref.input_height &&
+              ib.i.input_width == ref.input_width && ib.i.parameters == ref.parameters &&
+              ib.i.gmacs_per_crop == ref.gmacs_per_crop && ib.i.precision == ref.precision,
+              "info.struct_size %zu: every v1 field filled", given);
+    }
+
+    /* --- hrnet_estimate_options, through both pipeline entry points */
+    const int W = 160, H = 200;
+    unsigned char *frame = make_frame(W, H);
+    hrnet_image fr = {frame, W, H, (size_t)W * 3, HRNET_PIXEL_RGB8};
+    hrnet_box box = {30, 20, 90, 170, 1};
+    float kref[51], kp[51], cref[51];
+    if (!EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, NULL, kref, 51, NULL, NULL, NULL, 0),
+                       HRNET_OK, s, "estimate_boxes with NULL options") ||
+        !EXPECT_STATUS(hrnet_estimate_crops(s, &fr, 1, NULL, cref, 51, NULL, NULL, 0), HRNET_OK, s,
+                       "estimate_crops with NULL options")) {
+        free(frame);
+        hrnet_session_close(s);
+        hrnet_model_release(m);
+        return;
+    }
+    union { hrnet_estimate_options e; unsigned char bytes[sizeof(hrnet_estimate_options) + 256]; } eb;
+    const size_t small_est[] = {0, 1, sizeof(size_t), ESTIMATE_OPTIONS_V1_SIZE - 4,
+                                ESTIMATE_OPTIONS_V1_SIZE - 1};
+    for (size_t k = 0; k < sizeof small_est / sizeof small_est[0]; k++) {
+        memset(&eb, 0, sizeof eb);
+        hrnet_estimate_options_init(&eb.e);
+        eb.e.struct_size = small_est[k];
+        EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, &eb.e, kp, 51, NULL, NULL, NULL, 0),
+                      HRNET_ERR_INVALID_ARGUMENT, s,
+                      "estimate_boxes with options.struct_size %zu (< v1 %zu)", small_est[k],
+                      (size_t)ESTIMATE_OPTIONS_V1_SIZE);
+        EXPECT_STATUS(hrnet_estimate_crops(s, &fr, 1, &eb.e, kp, 51, NULL, NULL, 0),
+                      HRNET_ERR_INVALID_ARGUMENT, s, "estimate_crops with options.struct_size %zu",
+                      small_est[k]);
+    }
+    const size_t good_est[] = {ESTIMATE_OPTIONS_V1_SIZE, sizeof(hrnet_estimate_options),
+                               sizeof(hrnet_estimate_options) + 8, sizeof eb};
+    for (size_t k = 0; k < sizeof good_est / sizeof good_est[0]; k++) {
+        memset(&eb, 0xA5, sizeof eb);
+        hrnet_estimate_options_init(&eb.e);
+        eb.e.struct_size = good_est[k];
+        if (good_est[k] < sizeof eb) memset(eb.bytes + good_est[k], 0xA5, sizeof eb - good_est[k]);
+        if (EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, &eb.e, kp, 51, NULL, NULL, NULL, 0),
+                          HRNET_OK, s, "estimate_boxes with options.struct_size %zu", good_est[k]))
+            CHECK(memcmp(kp, kref, sizeof kp) == 0,
+                  "estimate_boxes, options.struct_size %zu: the defaults' keypoints", good_est[k]);
+        if (EXPECT_STATUS(hrnet_estimate_crops(s, &fr, 1, &eb.e, kp, 51, NULL, NULL, 0), HRNET_OK, s,
+                          "estimate_crops with options.struct_size %zu", good_est[k]))
+            CHECK(memcmp(kp, cref, sizeof kp) == 0,
+                  "estimate_crops, options.struct_size %zu: the defaults' keypoints", good_est[k]);
+    }
+    free(frame);
+    hrnet_session_close(s);
+    hrnet_model_release(m);
+}
+
+/* Every function of hrnet.h given NULL for each pointer argument: a status (with a message), or
+ * the documented no-op / value. */
+static void case_null_args(void)
+{
+    char path[4096];
+    FIXTURE(path, "coco_w8.pth");
+    hrnet_options_init(NULL);
+    hrnet_estimate_options_init(NULL);
+    hrnet_model_release(NULL);
+    hrnet_session_close(NULL);
+    CHECK(1, "options_init, estimate_options_init, model_release, session_close (NULL): no-ops");
+    CHECK(hrnet_last_error(NULL) != NULL, "hrnet_last_error(NULL) is never NULL");
+
+    hrnet_model *m = (hrnet_model *)path; /* must be reset to NULL on failure */
+    EXPECT_STATUS(hrnet_model_load(NULL, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_model_load(NULL, NULL)");
+    EXPECT_STATUS(hrnet_model_load(NULL, &m), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_model_load(NULL path)");
+    CHECK(m == NULL, "hrnet_model_load(NULL path) sets *out_model to NULL");
+
+    /* hrnet_model_load_memory: NULL data, size 0, NULL out, a size no buffer has */
+    size_t fsize = 0;
+    unsigned char *bytes = read_all(path, &fsize);
+    if (CHECK(bytes != NULL, "read coco_w8.pth")) {
+        m = (hrnet_model *)path;
+        EXPECT_STATUS(hrnet_model_load_memory(NULL, fsize, &m), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "hrnet_model_load_memory(NULL data)");
+        CHECK(m == NULL, "load_memory(NULL data) sets *out_model to NULL");
+        EXPECT_STATUS(hrnet_model_load_memory(bytes, 0, &m), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "hrnet_model_load_memory(size 0)");
+        EXPECT_STATUS(hrnet_model_load_memory(NULL, 0, &m), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "hrnet_model_load_memory(NULL, 0)");
+        EXPECT_STATUS(hrnet_model_load_memory(bytes, fsize, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "hrnet_model_load_memory(NULL out)");
+        EXPECT_STATUS(hrnet_model_load_memory(NULL, 0, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "hrnet_model_load_memory(NULL, 0, NULL)");
+        EXPECT_STATUS(hrnet_model_load_memory(bytes, SIZE_MAX, &m), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "hrnet_model_load_memory(size SIZE_MAX)");
+        m = NULL;
+        EXPECT_STATUS(hrnet_model_load_memory(bytes, fsize, &m), HRNET_OK, NULL,
+                      "hrnet_model_load_memory(the file's bytes)");
+        hrnet_model_release(m);
+        free(bytes);
+    }
+
+    hrnet_session *s = (hrnet_session *)path;
+    EXPECT_STATUS(hrnet_session_open(NULL, NULL, &s), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_open(NULL, NULL, out)");
+    CHECK(s == NULL, "hrnet_session_open(NULL path) sets *out_session to NULL");
+    EXPECT_STATUS(hrnet_session_open(NULL, NULL, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_open(NULL, NULL, NULL)");
+    s = (hrnet_session *)path;
+    EXPECT_STATUS(hrnet_session_create(NULL, NULL, &s), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                  "hrnet_session_create(NULL model, NULL options)");
+    CHECK(s == NULL, "hrnet_session_create(NULL model) sets *out_session to NULL");
+
+    /* the pipeline, on a real session */
+    s = NULL;
+    if (!EXPECT_STATUS(open_with(path, 0, 0, 1, &s), HRNET_OK, NULL, "open")) return;
+    const int W = 120, H = 160;
+    unsigned char *frame = make_frame(W, H);
+    hrnet_image fr = {frame, W, H, (size_t)W * 3, HRNET_PIXEL_RGB8};
+    hrnet_image nodata = {NULL, W, H, (size_t)W * 3, HRNET_PIXEL_RGB8};
+    hrnet_box box = {10, 10, 80, 140, 1};
+    float kp[51], sc[1], ar[1];
+    float *hm = malloc(17 * 64 * 48 * sizeof(float));
+    hrnet_estimate_options eo;
+    hrnet_estimate_options_init(&eo);
+    eo.flip = 0;
+
+    EXPECT_STATUS(hrnet_estimate_crops(NULL, &fr, 1, &eo, kp, 51, sc, hm, 17 * 64 * 48),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "estimate_crops(NULL session)");
+    EXPECT_STATUS(hrnet_estimate_crops(s, NULL, 1, &eo, kp, 51, sc, hm, 17 * 64 * 48),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_crops(NULL crops)");
+    EXPECT_STATUS(hrnet_estimate_crops(s, &fr, 1, &eo, NULL, 51, sc, hm, 17 * 64 * 48),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_crops(NULL keypoints)");
+    EXPECT_STATUS(hrnet_estimate_crops(s, &nodata, 1, &eo, kp, 51, sc, hm, 17 * 64 * 48),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_crops(crop with NULL data)");
+    EXPECT_STATUS(hrnet_estimate_crops(NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "estimate_crops(all NULL)");
+    EXPECT_STATUS(hrnet_estimate_crops(s, &fr, 1, NULL, kp, 51, NULL, NULL, 0), HRNET_OK, s,
+                  "estimate_crops(NULL options, NULL scores, NULL heatmaps)");
+
+    EXPECT_STATUS(hrnet_estimate_boxes(NULL, &fr, &box, 1, &eo, kp, 51, sc, ar, hm, 17 * 64 * 48),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "estimate_boxes(NULL session)");
+    EXPECT_STATUS(hrnet_estimate_boxes(s, NULL, &box, 1, &eo, kp, 51, sc, ar, hm, 17 * 64 * 48),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_boxes(NULL frame)");
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, NULL, 1, &eo, kp, 51, sc, ar, hm, 17 * 64 * 48),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_boxes(NULL boxes)");
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, &eo, NULL, 51, sc, ar, hm, 17 * 64 * 48),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_boxes(NULL keypoints)");
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &nodata, &box, 1, &eo, kp, 51, sc, ar, hm, 17 * 64 * 48),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_boxes(frame with NULL data)");
+    EXPECT_STATUS(hrnet_estimate_boxes(NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "estimate_boxes(all NULL)");
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, NULL, kp, 51, NULL, NULL, NULL, 0), HRNET_OK,
+                  s, "estimate_boxes(NULL options, scores, areas, heatmaps)");
+    hrnet_estimate_options pairs_null = eo;
+    pairs_null.flip = 1;
+    pairs_null.flip_pairs = NULL;
+    pairs_null.num_flip_pairs = 3;
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, &pairs_null, kp, 51, NULL, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_boxes(flip_pairs NULL, num_flip_pairs 3)");
+
+    /* decoding and NMS need no session */
+    for (size_t k = 0; k < 17 * 64 * 48; k++) hm[k] = (float)(k % 97) * 0.01f;
+    EXPECT_STATUS(hrnet_decode_heatmaps(NULL, 1, 17, 64, 48, NULL, 0, 0, 0, kp, 51),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "decode_heatmaps(NULL heatmaps)");
+    EXPECT_STATUS(hrnet_decode_heatmaps(hm, 1, 17, 64, 48, NULL, 0, 0, 0, NULL, 51),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "decode_heatmaps(NULL keypoints)");
+    EXPECT_STATUS(hrnet_decode_heatmaps(NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "decode_heatmaps(all NULL)");
+    EXPECT_STATUS(hrnet_decode_heatmaps(hm, 1, 17, 64, 48, NULL, 0, 0, 0, kp, 51), HRNET_OK, NULL,
+                  "decode_heatmaps(NULL boxes)");
+    CHECK(hrnet_box_area(NULL, 256, 192) == 0, "hrnet_box_area(NULL) is 0");
+
+    float scores[2] = {0.9f, 0.8f}, areas[2] = {1e4f, 1e4f}, two[2 * 51];
+    for (int k = 0; k < 2 * 51; k++) two[k] = (float)(k % 51);
+    int32_t keep[2];
+    size_t nk = 99;
+    EXPECT_STATUS(hrnet_oks_nms(NULL, scores, areas, 2, 17, NULL, 0.9f, keep, &nk),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "oks_nms(NULL keypoints)");
+    EXPECT_STATUS(hrnet_oks_nms(two, NULL, areas, 2, 17, NULL, 0.9f, keep, &nk),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "oks_nms(NULL scores)");
+    EXPECT_STATUS(hrnet_oks_nms(two, scores, NULL, 2, 17, NULL, 0.9f, keep, &nk),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "oks_nms(NULL areas)");
+    EXPECT_STATUS(hrnet_oks_nms(two, scores, areas, 2, 17, NULL, 0.9f, NULL, &nk),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "oks_nms(NULL keep)");
+    EXPECT_STATUS(hrnet_oks_nms(two, scores, areas, 2, 17, NULL, 0.9f, keep, NULL),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "oks_nms(NULL num_kept)");
+    EXPECT_STATUS(hrnet_oks_nms(NULL, NULL, NULL, 2, 17, NULL, 0.9f, NULL, NULL),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "oks_nms(all NULL)");
+    nk = 99;
+    EXPECT_STATUS(hrnet_oks_nms(NULL, NULL, NULL, 0, 17, NULL, 0.9f, NULL, &nk), HRNET_OK, NULL,
+                  "oks_nms(n = 0, NULL arrays)");
+    CHECK(nk == 0, "oks_nms(n = 0): num_kept 0 (%zu)", nk);
+    if (EXPECT_STATUS(hrnet_oks_nms(two, scores, areas, 2, 17, NULL, 0.9f, keep, &nk), HRNET_OK,
+                      NULL, "oks_nms(NULL sigmas: COCO's)"))
+        CHECK(nk == 1 && keep[0] == 0, "identical people: the first (higher score) kept");
+
+    /* skeletons: NULL out pointers still give the count */
+    const int32_t *pairs = NULL;
+    int32_t nl = hrnet_skeleton_limbs(HRNET_SKELETON_COCO17, &pairs);
+    CHECK(hrnet_skeleton_limbs(HRNET_SKELETON_COCO17, NULL) == nl && nl > 0,
+          "hrnet_skeleton_limbs(coco, NULL) returns the count (%d)", nl);
+    int32_t nf = hrnet_skeleton_flip_pairs(HRNET_SKELETON_MPII16, &pairs);
+    CHECK(hrnet_skeleton_flip_pairs(HRNET_SKELETON_MPII16, NULL) == nf && nf > 0,
+          "hrnet_skeleton_flip_pairs(mpii, NULL) returns the count (%d)", nf);
+    CHECK(hrnet_skeleton_limbs(99, NULL) == -1 && hrnet_skeleton_flip_pairs(-1, NULL) == -1,
+          "unknown skeleton with NULL pairs: -1");
+    CHECK(hrnet_skeleton_joint_name(HRNET_SKELETON_COCO17, 17) == NULL &&
+          hrnet_skeleton_sigmas(HRNET_SKELETON_MPII16) == NULL,
+          "out-of-range joint name and MPII sigmas are NULL");
+
+    /* the session still works after all that */
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, &eo, kp, 51, sc, ar, hm, 17 * 64 * 48),
+                  HRNET_OK, s, "estimate_boxes after the NULL calls");
+    free(hm);
+    free(frame);
+    hrnet_session_close(s);
+}
+
+/* Sizes a host computes that no buffer can have: refused before anything of that size is read
+ * or allocated (a library that multiplies with wrap-around would run off the buffers, and one
+ * compiled with overflow checks would trap). */
+static void case_host_overflow(void)
+{
+    if (sizeof(size_t) != 8) { CHECK(1, "64-bit only"); return; }
+    char path[4096];
+    hrnet_session *s = NULL;
+    if (!EXPECT_STATUS(open_with(FIXTURE(path, "coco_w8.pth"), 0, 0, 1, &s), HRNET_OK, NULL, "open"))
+        return;
+    const int W = 120, H = 160;
+    unsigned char *frame = make_frame(W, H);
+    hrnet_image fr = {frame, W, H, (size_t)W * 3, HRNET_PIXEL_RGB8};
+    hrnet_box box = {10, 10, 80, 140, 1};
+    float kp[51];
+    const size_t big_cap = (size_t)INT64_MAX;
+    /* n x 2 x 3 x 256 x 192 overflows (n x 51 keypoints does not) */
+    const size_t n_overflow = (size_t)1 << 46;
+    /* n x 2 x 3 x 256 x 192 floats fits in size_t but not in any memory (2^56 bytes) */
+    const size_t n_huge = (size_t)1 << 36;
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, n_overflow, NULL, kp, big_cap, NULL, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_boxes n = 2^46 (input size overflows)");
+    EXPECT_STATUS(hrnet_estimate_crops(s, &fr, n_overflow, NULL, kp, big_cap, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_crops n = 2^46");
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, n_huge, NULL, kp, big_cap, NULL, NULL, NULL, 0),
+                  HRNET_ERR_OUT_OF_MEMORY, s, "estimate_boxes n = 2^36 (2^56 bytes of crops)");
+    EXPECT_STATUS(hrnet_estimate_crops(s, &fr, n_huge, NULL, kp, big_cap, NULL, NULL, 0),
+                  HRNET_ERR_OUT_OF_MEMORY, s, "estimate_crops n = 2^36");
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, SIZE_MAX, NULL, kp, big_cap, NULL, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "estimate_boxes n = SIZE_MAX");
+    EXPECT_STATUS2(hrnet_estimate_boxes(s, &fr, &box, (size_t)1 << 60, NULL, kp, big_cap, NULL, NULL,
+                                        NULL, 0),
+                   HRNET_ERR_INVALID_ARGUMENT, HRNET_ERR_BUFFER_TOO_SMALL, s,
+                   "estimate_boxes n = 2^60 (keypoints overflow)");
+    /* heatmaps requested: n x 17 x 64 x 48 must fit too */
+    float hm1[1];
+    EXPECT_STATUS2(hrnet_estimate_boxes(s, &fr, &box, n_overflow, NULL, kp, big_cap, NULL, NULL, hm1,
+                                        big_cap),
+                   HRNET_ERR_INVALID_ARGUMENT, HRNET_ERR_BUFFER_TOO_SMALL, s,
+                   "estimate_boxes n = 2^46 with heatmaps");
+
+    /* images whose stride x height overflows, or whose stride is "negative" */
+    hrnet_image bad = fr;
+    bad.stride = SIZE_MAX / 2;
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &bad, &box, 1, NULL, kp, 51, NULL, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "frame stride SIZE_MAX/2 (stride x height overflows)");
+    EXPECT_STATUS(hrnet_estimate_crops(s, &bad, 1, NULL, kp, 51, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "crop stride SIZE_MAX/2");
+    bad.stride = SIZE_MAX;
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &bad, &box, 1, NULL, kp, 51, NULL, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "frame stride SIZE_MAX");
+    bad = fr;
+    bad.width = INT32_MAX;
+    bad.height = INT32_MAX;
+    bad.stride = (size_t)INT32_MAX * 3;
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &bad, &box, 1, NULL, kp, 51, NULL, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "frame of INT32_MAX x INT32_MAX pixels");
+    bad = fr;
+    bad.width = -1;
+    EXPECT_STATUS(hrnet_estimate_crops(s, &bad, 1, NULL, kp, 51, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "crop of width -1");
+
+    /* flip pairs: a count larger than the model can have is refused before they are read */
+    int32_t one_pair[2] = {1, 2};
+    hrnet_estimate_options eo;
+    hrnet_estimate_options_init(&eo);
+    eo.flip_pairs = one_pair;
+    eo.num_flip_pairs = INT32_MAX;
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, &eo, kp, 51, NULL, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "num_flip_pairs INT32_MAX");
+    eo.num_flip_pairs = 9; /* 17 joints hold at most 8 pairs */
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, &eo, kp, 51, NULL, NULL, NULL, 0),
+                  HRNET_ERR_INVALID_ARGUMENT, s, "num_flip_pairs 9 for 17 joints");
+
+    /* decoding: shapes whose float count overflows, and sides past the limit */
+    float hm[64];
+    for (int k = 0; k < 64; k++) hm[k] = (float)k;
+    EXPECT_STATUS(hrnet_decode_heatmaps(hm, (size_t)1 << 50, 17, 64, 48, NULL, 0, 0, 0, kp, big_cap),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "decode_heatmaps n = 2^50 (n x 17 x 64 x 48 overflows)");
+    EXPECT_STATUS(hrnet_decode_heatmaps(hm, SIZE_MAX, 17, 64, 48, NULL, 0, 0, 0, kp, big_cap),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "decode_heatmaps n = SIZE_MAX");
+    EXPECT_STATUS(hrnet_decode_heatmaps(hm, 1, 1, INT32_MAX, INT32_MAX, NULL, 0, 0, 1, kp, 3),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "decode_heatmaps INT32_MAX x INT32_MAX (DARK)");
+    EXPECT_STATUS(hrnet_decode_heatmaps(hm, 1, 1, 1, 1 << 20, NULL, 0, 0, 1, kp, 3),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "decode_heatmaps 1 x 2^20 (DARK)");
+    EXPECT_STATUS(hrnet_decode_heatmaps(hm, 1, 1, 8, 8, NULL, 0, 0, 1, kp, 3), HRNET_OK, NULL,
+                  "decode_heatmaps 8x8 (DARK) still fine");
+
+    /* OKS-NMS: n past int32 (indices are int32), n x joints x 3 overflowing */
+    float sc[1] = {1}, ar[1] = {1};
+    int32_t keep[1];
+    size_t nk = 0;
+    EXPECT_STATUS(hrnet_oks_nms(hm, sc, ar, (size_t)1 << 31, 1, NULL, 0.9f, keep, &nk),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "oks_nms n = 2^31");
+    EXPECT_STATUS(hrnet_oks_nms(hm, sc, ar, SIZE_MAX, 17, NULL, 0.9f, keep, &nk),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "oks_nms n = SIZE_MAX");
+    EXPECT_STATUS(hrnet_oks_nms(hm, sc, ar, INT32_MAX, INT32_MAX, NULL, 0.9f, keep, &nk),
+                  HRNET_ERR_INVALID_ARGUMENT, NULL, "oks_nms n = joints = INT32_MAX (overflows)");
+
+    /* and the session is still good */
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &fr, &box, 1, NULL, kp, 51, NULL, NULL, NULL, 0), HRNET_OK,
+                  s, "estimate_boxes afterwards");
+    free(frame);
+    hrnet_session_close(s);
+}
+
+/* --- memory exhaustion under RLIMIT_AS, in a forked child ----------------------------------- */
+
+static long long vm_size_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmSize:", 7) == 0) kb = atoll(line + 7);
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
+/* Caps the address space at its current size plus `extra` bytes. */
+static int limit_address_space(long long extra)
+{
+    long long vm = vm_size_bytes();
+    if (vm < 0) return -1;
+    struct rlimit r;
+    r.rlim_cur = r.rlim_max = (rlim_t)(vm + extra);
+    return setrlimit(RLIMIT_AS, &r);
+}
+
+/* Exit codes of the limited children: 0 = as expected; 64 + the unexpected status; 100+ for
+ * a failed step of the test itself. */
+#define LIMITED_SETUP 100
+static char g_limited_msg[512];
+
+/* Runs fn in a forked child (which caps its own address space) and returns its exit code, or
+ * -signal if it was killed by one. The child's last message comes back through a pipe. */
+static int run_limited(int (*fn)(int fd), char *msg, size_t msgcap)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return LIMITED_SETUP;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) { close(fds[0]); close(fds[1]); return LIMITED_SETUP; }
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(CASE_TIMEOUT); /* alarms are not inherited: a hang ends in SIGALRM, reported */
+        int code = fn(fds[1]);
+        _exit(code); /* no atexit handlers: the parent owns the temp files */
+    }
+    close(fds[1]);
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = read(fds[0], msg + got, msgcap - 1 - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+        if (got == msgcap - 1) break;
+    }
+    msg[got] = '\0';
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (WIFSIGNALED(status)) return -WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : LIMITED_SETUP;
+}
+
+static void send_msg(int fd, const char *what, const char *msg)
+{
+    char buf[600];
+    int n = snprintf(buf, sizeof buf, "%s: %s", what, msg ? msg : "(NULL)");
+    if (n > 0) {
+        ssize_t w = write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        (void)w;
+    }
+}
+
+#define MiB (1024LL * 1024LL)
+
+/* A session at 4096x4096 needs a ~5 GB arena: with 64 MiB to spare it fails, the arena being
+ * the allocation that fails; a default session then still fits and runs. */
+static int limited_session_arena(int fd)
+{
+    char path[4096];
+    hrnet_model *m = NULL;
+    if (hrnet_model_load(FIXTURE(path, "coco_w8.pth"), &m) != HRNET_OK) return LIMITED_SETUP;
+    if (limit_address_space(64 * MiB) != 0) return LIMITED_SETUP + 1;
+    hrnet_options o;
+    hrnet_options_init(&o);
+    o.input_height = o.input_width = 4096;
+    o.num_threads = 1;
+    hrnet_session *s = NULL;
+    hrnet_status st = hrnet_session_create(m, &o, &s);
+    send_msg(fd, "4096x4096 session_create", hrnet_last_error(NULL));
+    if (st != HRNET_ERR_OUT_OF_MEMORY) return 64 + (int)st;
+    if (s != NULL) return LIMITED_SETUP + 2;
+    o.input_height = o.input_width = 0;
+    if (hrnet_session_create(m, &o, &s) != HRNET_OK) return LIMITED_SETUP + 3;
+    size_t nin = 3 * 256 * 192, nout = 17 * 64 * 48;
+    float *x = calloc(nin, sizeof(float)), *y = malloc(nout * sizeof(float));
+    if (!x || !y || hrnet_forward(s, x, 1, nin, y, nout) != HRNET_OK) return LIMITED_SETUP + 4;
+    hrnet_session_close(s);
+    hrnet_model_release(m);
+    return 0;
+}
+
+/* hrnet_session_open under the same cap: the checkpoint loads, the arena fails. */
+static int limited_session_open(int fd)
+{
+    char path[4096];
+    FIXTURE(path, "coco_w8.pth");
+    if (limit_address_space(64 * MiB) != 0) return LIMITED_SETUP + 1;
+    hrnet_options o;
+    hrnet_options_init(&o);
+    o.input_height = o.input_width = 4096;
+    o.num_threads = 1;
+    hrnet_session *s = NULL;
+    hrnet_status st = hrnet_session_open(path, &o, &s);
+    send_msg(fd, "4096x4096 session_open", hrnet_last_error(NULL));
+    return st == HRNET_ERR_OUT_OF_MEMORY && s == NULL ? 0 : 64 + (int)st;
+}
+
+/* The same for a BF16 session (whose plan also holds BF16 weight copies), where the CPU has it. */
+static int limited_session_bf16(int fd)
+{
+    char path[4096];
+    hrnet_model *m = NULL;
+    if (hrnet_model_load(FIXTURE(path, "coco_w8.pth"), &m) != HRNET_OK) return LIMITED_SETUP;
+    if (limit_address_space(64 * MiB) != 0) return LIMITED_SETUP + 1;
+    hrnet_options o;
+    hrnet_options_init(&o);
+    o.input_height = o.input_width = 4096;
+    o.num_threads = 1;
+    o.precision = HRNET_PRECISION_BF16;
+    hrnet_session *s = NULL;
+    hrnet_status st = hrnet_session_create(m, &o, &s);
+    send_msg(fd, "BF16 4096x4096 session_create", hrnet_last_error(NULL));
+    if (st == HRNET_ERR_INVALID_ARGUMENT && strstr(hrnet_last_error(NULL), "AVX512_BF16")) return 0;
+    return st == HRNET_ERR_OUT_OF_MEMORY && s == NULL ? 0 : 64 + (int)st;
+}
+
+/* The pipeline's buffers grow with n: 1000 boxes need ~1.2 GB of crops. With 64 MiB to spare
+ * the call fails with OUT_OF_MEMORY (the crop buffer is the allocation that fails), and the
+ * session still runs one box afterwards, with the same result as before. */
+static int limited_pipeline(int fd, int crops)
+{
+    char path[4096];
+    hrnet_session *s = NULL;
+    if (open_with(FIXTURE(path, "coco_w8.pth"), 0, 0, 1, &s) != HRNET_OK) return LIMITED_SETUP;
+    const int W = 160, H = 200;
+    const size_t n = 1000;
+    unsigned char *frame = make_frame(W, H);
+    hrnet_image fr = {frame, W, H, (size_t)W * 3, HRNET_PIXEL_RGB8};
+    hrnet_box *boxes = malloc(n * sizeof *boxes);
+    hrnet_image *images = malloc(n * sizeof *images);
+    float *kp = malloc(n * 51 * sizeof(float)), *sc = malloc(n * sizeof(float));
+    float first[51];
+    if (!frame || !boxes || !images || !kp || !sc) return LIMITED_SETUP + 1;
+    for (size_t i = 0; i < n; i++) {
+        boxes[i] = (hrnet_box){(float)(i % 50), 10, 90, 170, 1};
+        images[i] = fr;
+    }
+    hrnet_status st = crops ? hrnet_estimate_crops(s, images, 1, NULL, first, 51, NULL, NULL, 0)
+                            : hrnet_estimate_boxes(s, &fr, boxes, 1, NULL, first, 51, NULL, NULL, NULL, 0);
+    if (st != HRNET_OK) return LIMITED_SETUP + 2;
+    if (limit_address_space(64 * MiB) != 0) return LIMITED_SETUP + 3;
+    st = crops ? hrnet_estimate_crops(s, images, n, NULL, kp, n * 51, sc, NULL, 0)
+               : hrnet_estimate_boxes(s, &fr, boxes, n, NULL, kp, n * 51, sc, NULL, NULL, 0);
+    send_msg(fd, crops ? "estimate_crops of 1000" : "estimate_boxes of 1000", hrnet_last_error(s));
+    if (st != HRNET_ERR_OUT_OF_MEMORY) return 64 + (int)st;
+    st = crops ? hrnet_estimate_crops(s, images, 1, NULL, kp, 51, NULL, NULL, 0)
+               : hrnet_estimate_boxes(s, &fr, boxes, 1, NULL, kp, 51, NULL, NULL, NULL, 0);
+    if (st != HRNET_OK) return LIMITED_SETUP + 4;
+    if (memcmp(kp, first, sizeof first) != 0) return LIMITED_SETUP + 5;
+    hrnet_session_close(s);
+    return 0;
+}
+static int limited_boxes(int fd) { return limited_pipeline(fd, 0); }
+static int limited_crops(int fd) { return limited_pipeline(fd, 1); }
+
+/* hrnet_forward allocates nothing: once the session has run (its OpenMP threads started), it
+ * runs with the address space capped at its current size. */
+static int limited_forward(int fd)
+{
+    char path[4096];
+    hrnet_session *s = NULL;
+    if (open_with(FIXTURE(path, "coco_w8.pth"), 0, 0, 2, &s) != HRNET_OK) return LIMITED_SETUP;
+    size_t nin = 3 * 256 * 192, nout = 17 * 64 * 48;
+    float *x = malloc(2 * nin * sizeof(float)), *y = malloc(2 * nout * sizeof(float));
+    float *y2 = malloc(2 * nout * sizeof(float));
+    if (!x || !y || !y2) return LIMITED_SETUP + 1;
+    for (size_t i = 0; i < 2 * nin; i++) x[i] = (float)sin(0.001 * (double)i);
+    /* batch 1 (layers split between threads) and 2 (a crop per thread) */
+    if (hrnet_forward(s, x, 1, nin, y, nout) != HRNET_OK ||
+        hrnet_forward(s, x, 2, 2 * nin, y, 2 * nout) != HRNET_OK)
+        return LIMITED_SETUP + 2;
+    if (limit_address_space(0) != 0) return LIMITED_SETUP + 3;
+    hrnet_status st = hrnet_forward(s, x, 1, nin, y2, nout);
+    send_msg(fd, "forward batch 1", hrnet_last_error(s));
+    if (st != HRNET_OK) return 64 + (int)st;
+    st = hrnet_forward(s, x, 2, 2 * nin, y2, 2 * nout);
+    send_msg(fd, "forward batch 2", hrnet_last_error(s));
+    if (st != HRNET_OK) return 64 + (int)st;
+    if (memcmp(y, y2, 2 * nout * sizeof(float)) != 0) return LIMITED_SETUP + 4;
+    hrnet_session_close(s);
+    return 0;
+}
+
+/* Loading under caps where the loader's tensor and packed-weight allocations are the ones that
+ * fail (measured: below about +12 MiB the file mapping and the pickle's own small allocations
+ * fail first; from about +30 MiB the load succeeds). Each cap must end in a status. */
+static long long g_load_cap;
+static int limited_load(int fd)
+{
+    char path[4096];
+    FIXTURE(path, "coco_w8.pth");
+    if (limit_address_space(g_load_cap) != 0) return LIMITED_SETUP + 1;
+    hrnet_model *m = NULL;
+    hrnet_status st = hrnet_model_load(path, &m);
+    send_msg(fd, "model_load", st == HRNET_OK ? "ok" : hrnet_last_error(NULL));
+    if (st == HRNET_OK) return 0;
+    return m == NULL ? 64 + (int)st : LIMITED_SETUP + 2;
+}
+static unsigned char *g_load_bytes;
+static size_t g_load_size;
+static int limited_load_memory(int fd)
+{
+    if (limit_address_space(g_load_cap) != 0) return LIMITED_SETUP + 1;
+    hrnet_model *m = NULL;
+    hrnet_status st = hrnet_model_load_memory(g_load_bytes, g_load_size, &m);
+    send_msg(fd, "model_load_memory", st == HRNET_OK ? "ok" : hrnet_last_error(NULL));
+    if (st == HRNET_OK) return 0;
+    return m == NULL ? 64 + (int)st : LIMITED_SETUP + 2;
+}
+
+static void expect_limited(const char *what, int (*fn)(int fd))
+{
+    int code = run_limited(fn, g_limited_msg, sizeof g_limited_msg);
+    if (code < 0)
+        CHECK(0, "%s under RLIMIT_AS: killed by signal %d (%s) - an allocation aborted instead of "
+                 "reporting HRNET_ERR_OUT_OF_MEMORY; last message \"%s\"", what, -code,
+              -code == SIGABRT ? "SIGABRT" : -code == SIGSEGV ? "SIGSEGV" : "?", g_limited_msg);
+    else if (code >= 64 && code < LIMITED_SETUP)
+        CHECK(0, "%s under RLIMIT_AS: %s, expected HRNET_ERR_OUT_OF_MEMORY (\"%s\")", what,
+              status_name((hrnet_status)(code - 64)), g_limited_msg);
+    else
+        CHECK(code == 0, "%s under RLIMIT_AS: %s (\"%s\")", what,
+              code == 0 ? "as expected" : "test setup failed", g_limited_msg);
+}
+
+static void case_out_of_memory(void)
+{
+    expect_limited("4096x4096 session_create, 64 MiB to spare", limited_session_arena);
+    CHECK(strstr(g_limited_msg, "allocate") != NULL, "the message names the failed allocation: \"%s\"",
+          g_limited_msg);
+    expect_limited("4096x4096 session_open, 64 MiB to spare", limited_session_open);
+    expect_limited("BF16 4096x4096 session_create, 64 MiB to spare", limited_session_bf16);
+    expect_limited("estimate_boxes of 1000 boxes, 64 MiB to spare", limited_boxes);
+    expect_limited("estimate_crops of 1000 crops, 64 MiB to spare", limited_crops);
+    expect_limited("hrnet_forward with no memory to spare", limited_forward);
+
+    char path[4096];
+    g_load_bytes = read_all(FIXTURE(path, "coco_w8.pth"), &g_load_size);
+    if (!CHECK(g_load_bytes != NULL, "read coco_w8.pth")) return;
+    static const int caps_mib[] = {16, 20, 24};
+    int refused = 0;
+    for (size_t k = 0; k < sizeof caps_mib / sizeof caps_mib[0]; k++) {
+        g_load_cap = caps_mib[k] * MiB;
+        char what[96];
+        snprintf(what, sizeof what, "hrnet_model_load with %d MiB to spare", caps_mib[k]);
+        int code = run_limited(limited_load, g_limited_msg, sizeof g_limited_msg);
+        CHECK(code == 0 || code == 64 + HRNET_ERR_OUT_OF_MEMORY,
+              "%s: OK or HRNET_ERR_OUT_OF_MEMORY (%s%d: \"%s\")", what,
+              code < 0 ? "signal " : "exit ", code < 0 ? -code : code, g_limited_msg);
+        refused += code == 64 + HRNET_ERR_OUT_OF_MEMORY;
+        snprintf(what, sizeof what, "hrnet_model_load_memory with %d MiB to spare", caps_mib[k]);
+        code = run_limited(limited_load_memory, g_limited_msg, sizeof g_limited_msg);
+        CHECK(code == 0 || code == 64 + HRNET_ERR_OUT_OF_MEMORY,
+              "%s: OK or HRNET_ERR_OUT_OF_MEMORY (%s%d: \"%s\")", what,
+              code < 0 ? "signal " : "exit ", code < 0 ? -code : code, g_limited_msg);
+        refused += code == 64 + HRNET_ERR_OUT_OF_MEMORY;
+    }
+    CHECK(refused > 0, "some capped loads fail with HRNET_ERR_OUT_OF_MEMORY (%d)", refused);
+    free(g_load_bytes);
+}
+
+/* hrnet_model_load of the same file from several threads at once (and hrnet_model_load_memory of
+ * one shared buffer): every load succeeds and every model gives the same heatmaps. */
+#define LOAD_THREADS 4
+#define LOADS_PER_THREAD 3
+typedef struct {
+    const char *path;
+    const unsigned char *bytes;
+    size_t size;
+    const float *x;
+    float *y[LOADS_PER_THREAD];
+    hrnet_status status[LOADS_PER_THREAD];
+    char error[256];
+} load_job;
+
+static void *concurrent_loader(void *arg)
+{
+    load_job *j = arg;
+    for (int k = 0; k < LOADS_PER_THREAD; k++) {
+        hrnet_model *m = NULL;
+        j->status[k] = j->bytes ? hrnet_model_load_memory(j->bytes, j->size, &m)
+                                : hrnet_model_load(j->path, &m);
+        if (j->status[k] != HRNET_OK) {
+            snprintf(j->error, sizeof j->error, "%s", hrnet_last_error(NULL));
+            continue;
+        }
+        hrnet_options o;
+        hrnet_options_init(&o);
+        o.num_threads = 1;
+        hrnet_session *s = NULL;
+        j->status[k] = hrnet_session_create(m, &o, &s);
+        hrnet_model_release(m);
+        if (j->status[k] != HRNET_OK) {
+            snprintf(j->error, sizeof j->error, "%s", hrnet_last_error(NULL));
+            continue;
+        }
+        j->status[k] = hrnet_forward(s, j->x, 1, 3 * 256 * 192, j->y[k], 17 * 64 * 48);
+        if (j->status[k] != HRNET_OK) snprintf(j->error, sizeof j->error, "%s", hrnet_last_error(s));
+        hrnet_session_close(s);
+    }
+    return NULL;
+}
+
+static void case_concurrent_load(void)
+{
+    static const size_t in_shape[] = {2, 3, 256, 192};
+    npy_array xa;
+    if (!load_fixture(&xa, "coco_w8_input.npy", 4, in_shape)) return;
+    float *x = to_float(xa.data, 3 * 256 * 192);
+    char path[4096];
+    FIXTURE(path, "coco_w8.pth");
+    size_t size = 0;
+    unsigned char *bytes = read_all(path, &size);
+    if (!CHECK(bytes != NULL, "read coco_w8.pth")) { free(x); npy_free(&xa); return; }
+    const size_t nout = 17 * 64 * 48;
+    load_job jobs[LOAD_THREADS];
+    pthread_t th[LOAD_THREADS];
+    int started[LOAD_THREADS];
+    memset(jobs, 0, sizeof jobs);
+    for (int t = 0; t < LOAD_THREADS; t++) {
+        jobs[t].path = path;
+        /* threads 0 and 2 load the file, 1 and 3 the same bytes from one shared buffer */
+        jobs[t].bytes = (t % 2) ? bytes : NULL;
+        jobs[t].size = size;
+        jobs[t].x = x;
+        for (int k = 0; k < LOADS_PER_THREAD; k++) {
+            jobs[t].y[k] = malloc(nout * sizeof(float));
+            for (size_t i = 0; i < nout; i++) jobs[t].y[k][i] = NAN;
+        }
+    }
+    for (int t = 0; t < LOAD_THREADS; t++)
+        started[t] = pthread_create(&th[t], NULL, concurrent_loader, &jobs[t]) == 0;
+    for (int t = 0; t < LOAD_THREADS; t++)
+        if (started[t]) pthread_join(th[t], NULL);
+    const float *ref = NULL;
+    for (int t = 0; t < LOAD_THREADS; t++) {
+        if (!CHECK(started[t], "pthread_create %d", t)) continue;
+        for (int k = 0; k < LOADS_PER_THREAD; k++) {
+            CHECK(jobs[t].status[k] == HRNET_OK, "thread %d (%s) load %d: %s%s%s", t,
+                  jobs[t].bytes ? "memory" : "file", k, status_name(jobs[t].status[k]),
+                  jobs[t].error[0] ? " - " : "", jobs[t].error);
+            if (jobs[t].status[k] != HRNET_OK) continue;
+            if (!ref) ref = jobs[t].y[k];
+            else
+                CHECK(memcmp(ref, jobs[t].y[k], nout * sizeof(float)) == 0,
+                      "thread %d load %d: heatmaps identical to the first (max diff %.3g)", t, k,
+                      max_abs_diff_f(ref, jobs[t].y[k], nout));
+        }
+    }
+    static const size_t out_shape[] = {2, 17, 64, 48};
+    npy_array truth;
+    if (ref && load_fixture(&truth, "coco_w8_heatmaps_f64.npy", 4, out_shape)) {
+        double e = max_abs_err(ref, truth.data, nout);
+        CHECK(e <= TOL, "concurrently loaded model: max abs error %.3g <= %.0e", e, TOL);
+        npy_free(&truth);
+    }
+    CHECK(bytes[0] == 'P' && bytes[1] == 'K', "the shared buffer was not written");
+    for (int t = 0; t < LOAD_THREADS; t++)
+        for (int k = 0; k < LOADS_PER_THREAD; k++) free(jobs[t].y[k]);
+    free(bytes);
+    free(x);
+    npy_free(&xa);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Driver                                                                                    */
 
 typedef struct { const char *name; void (*fn)(void); } test_case;
@@ -1368,6 +2281,7 @@ static const test_case g_cases[] = {
     {"last_error", case_last_error},
     {"equivalence_coco", case_equivalence_coco},
     {"equivalence_mpii", case_equivalence_mpii},
+    {"kernel_sets", case_kernel_sets},
     {"crop", case_crop},
     {"model_sharing", case_model_sharing},
     {"bf16", case_bf16},
@@ -1379,6 +2293,11 @@ static const test_case g_cases[] = {
     {"forward_args", case_forward_args},
     {"null_session", case_null_session},
     {"overflow", case_overflow},
+    {"struct_sizes", case_struct_sizes},
+    {"null_args", case_null_args},
+    {"host_overflow", case_host_overflow},
+    {"out_of_memory", case_out_of_memory},
+    {"concurrent_load", case_concurrent_load},
 };
 #define NCASES (sizeof g_cases / sizeof g_cases[0])
 

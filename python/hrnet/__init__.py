@@ -18,7 +18,7 @@ from .session import Info, Model, Session
 
 __all__ = ["Session", "Model", "Info", "HRNetError", "Status", "status_string", "version",
            "version_number", "library_path", "__version__", "Skeleton", "skeleton",
-           "decode_heatmaps", "oks_nms", "box_area"]
+           "decode_heatmaps", "oks_nms", "box_area", "kernel_sets"]
 
 
 def version():
@@ -29,6 +29,14 @@ def version():
 def version_number():
     """Runtime version as (major << 16) | (minor << 8) | patch (hrnet_version_number())."""
     return int(_lib.lib.hrnet_version_number())
+
+
+def kernel_sets():
+    """Names of the kernel sets this library and CPU run, fastest first (e.g. ["avx512", "avx2",
+    "generic"]); any of them can be passed as ``Session(..., kernels=name)``."""
+    from .session import _KERNEL_VALUES
+    order = ["avx512", "avx2", "neon", "generic"]
+    return [k for k in order if _lib.lib.hrnet_kernels_supported(_KERNEL_VALUES[k])]
 
 
 #: Path of the shared library that was loaded.

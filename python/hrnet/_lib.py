@@ -22,6 +22,7 @@ class hrnet_options(ctypes.Structure):
         ("input_width", ctypes.c_int32),
         ("num_threads", ctypes.c_int32),
         ("precision", ctypes.c_int32),
+        ("kernels", ctypes.c_int32),
     ]
 
 
@@ -40,6 +41,7 @@ class hrnet_info(ctypes.Structure):
         ("precision", ctypes.c_int32),
         ("parameters", ctypes.c_int64),
         ("gmacs_per_crop", ctypes.c_double),
+        ("kernels", ctypes.c_int32),
     ]
 
 
@@ -136,6 +138,7 @@ def _declare(lib):
     proto = [
         ("hrnet_version", ctypes.c_char_p, []),
         ("hrnet_version_number", ctypes.c_uint32, []),
+        ("hrnet_kernels_supported", ctypes.c_int32, [ctypes.c_int32]),
         ("hrnet_status_string", ctypes.c_char_p, [status_t]),
         ("hrnet_last_error", ctypes.c_char_p, [session_p]),
         ("hrnet_model_load", status_t, [ctypes.c_char_p, ctypes.POINTER(model_p)]),

@@ -13,6 +13,8 @@ from .errors import check
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 _PRECISION_NAMES = {0: "fp32", 1: "bf16"}  # hrnet_precision
 _PRECISION_VALUES = {v: k for k, v in _PRECISION_NAMES.items()}
+_KERNEL_NAMES = {0: "auto", 1: "generic", 2: "avx2", 3: "avx512", 4: "neon"}  # hrnet_kernel_set
+_KERNEL_VALUES = {v: k for k, v in _KERNEL_NAMES.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Info:
     precision: str              # "fp32" or "bf16"
     parameters: int             # learned parameters (BatchNorm statistics excluded)
     gmacs_per_crop: float       # multiply-adds per crop, 1e9 units, at input_size
+    kernels: str                # kernel set the session runs: "generic", "avx2", "avx512", "neon"
 
 
 def _encode_path(path):
@@ -130,12 +133,15 @@ class Session(_Closable):
     - ``threads``: OpenMP threads per call; ``None`` = all cores available.
     - ``precision``: ``"fp32"`` (default, exact) or ``"bf16"`` (opt-in, about twice as fast:
       products in BF16, heatmaps within 2e-2 of FP32; needs a CPU with AVX512_BF16).
+    - ``kernels``: ``"auto"`` (default: the HRNET_KERNELS environment variable, else the best
+      the CPU runs), ``"avx512"``, ``"avx2"``, ``"neon"`` or ``"generic"``. A set the CPU lacks
+      raises :class:`HRNetError` (HRNET_ERR_INVALID_ARGUMENT) naming what the CPU has.
 
     A session must be used by one thread at a time; :meth:`forward` holds a lock so that
     concurrent calls on the same Session object are serialised rather than undefined.
     """
 
-    def __init__(self, model_or_path, input_size=None, threads=None, precision="fp32"):
+    def __init__(self, model_or_path, input_size=None, threads=None, precision="fp32", kernels="auto"):
         self._ptr = None
         self._lock = threading.Lock()
         opts = _lib.hrnet_options()
@@ -155,6 +161,9 @@ class Session(_Closable):
         if precision not in _PRECISION_VALUES:
             raise ValueError("precision must be one of %s, got %r" % (sorted(_PRECISION_VALUES), precision))
         opts.precision = _PRECISION_VALUES[precision]
+        if kernels not in _KERNEL_VALUES:
+            raise ValueError("kernels must be one of %s, got %r" % (sorted(_KERNEL_VALUES), kernels))
+        opts.kernels = _KERNEL_VALUES[kernels]
 
         ptr = _lib.session_p()
         if isinstance(model_or_path, Model):
@@ -215,6 +224,7 @@ class Session(_Closable):
             precision=_PRECISION_NAMES.get(raw.precision, "unknown(%d)" % raw.precision),
             parameters=raw.parameters,
             gmacs_per_crop=raw.gmacs_per_crop,
+            kernels=_KERNEL_NAMES.get(raw.kernels, "unknown(%d)" % raw.kernels),
         )
 
     @property

@@ -26,6 +26,31 @@ def test_full_batch_matches_float64_reference(checkpoint, input_name, truth_name
     assert err <= TOL, "%s: max abs error %.3g > %.0e" % (checkpoint, err, TOL)
 
 
+@pytest.mark.parametrize("kernels", hrnet.kernel_sets())
+@pytest.mark.parametrize("checkpoint,input_name,truth_name", [CASES[0], CASES[-1]])
+def test_every_kernel_set_of_this_cpu_matches_float64_reference(kernels, checkpoint, input_name, truth_name):
+    x = load_npy(input_name)
+    truth = load_npy(truth_name)
+    for threads in (1, 2):
+        with hrnet.Session(fixture_path(checkpoint), threads=threads, kernels=kernels) as s:
+            assert s.info.kernels == kernels
+            err = max_abs(s.forward(x), truth)
+        assert err <= TOL, "%s on %s, %d threads: max abs error %.3g > %.0e" % (checkpoint, kernels, threads, err, TOL)
+
+
+def test_kernel_set_choice_and_refusal():
+    sets = hrnet.kernel_sets()
+    assert sets, "no kernel set runs here"
+    with hrnet.Session(fixture_path("coco_w8.pth")) as s:
+        assert s.info.kernels == sets[0]          # auto = the fastest
+    for name in {"avx512", "avx2", "neon", "generic"} - set(sets):
+        with pytest.raises(hrnet.HRNetError) as e:
+            hrnet.Session(fixture_path("coco_w8.pth"), kernels=name)
+        assert e.value.status == hrnet.Status.ERR_INVALID_ARGUMENT and "it has" in e.value.message
+    with pytest.raises(ValueError):
+        hrnet.Session(fixture_path("coco_w8.pth"), kernels="sse9")
+
+
 @pytest.mark.parametrize("checkpoint,input_name,truth_name", CASES)
 def test_each_crop_alone_matches_float64_reference(checkpoint, input_name, truth_name):
     x = load_npy(input_name)

@@ -29,6 +29,26 @@ typedef struct hr_tensor {
 } hr_tensor;
 
 enum { HR_OP_CONV = 0, HR_OP_SUM = 1, HR_OP_WINOGRAD = 2 };
+
+/** Kernel sets. 1..4 are the values of hrnet_kernel_set in include/hrnet.h (0 there is AUTO);
+ *  here 0 names the plain scalar reference kernels, the oracle of the tests.
+ *  - GENERIC: any CPU: direct convolutions as im2col rows + OpenBLAS sgemm (conv_generic.c);
+ *  - AVX2: AVX2 + FMA, x86-64-v3 (conv_avx2.c); AVX512: AVX-512 F/VL/DQ/BW (conv_avx512.c);
+ *  - NEON: aarch64 Advanced SIMD (conv_neon.c).
+ *  Every set reads and writes the same layouts and the same packed weights; GENERIC runs no
+ *  Winograd ops (a plan for it turns them into direct convolutions). */
+enum { HR_KERNELS_REFERENCE = 0, HR_KERNELS_GENERIC = 1, HR_KERNELS_AVX2 = 2, HR_KERNELS_AVX512 = 3, HR_KERNELS_NEON = 4 };
+
+/** 1 if this build and this CPU can run kernel set `set`, else 0. */
+int hr_kernels_supported(int set);
+/** The fastest set this CPU runs (AVX512 > AVX2 > NEON > GENERIC). */
+int hr_kernels_best(void);
+/** "reference", "generic", "avx2", "avx512", "neon"; NULL for anything else. */
+const char *hr_kernels_name(int set);
+/** Features of this CPU that matter to the kernel sets, e.g. "avx2 fma avx512" (static text). */
+const char *hr_cpu_features(void);
+/** The BLAS under the GENERIC set: OpenBLAS's build configuration and the core it runs. */
+const char *hr_generic_blas_info(void);
 enum { HR_MAX_UP = 4 };
 
 /** One step of the network.
@@ -50,9 +70,9 @@ typedef struct hr_op {
     hr_tensor up[HR_MAX_UP];
     const float *weights;   /* packed, see above */
     const float *bias;
-    /* HR_OP_WINOGRAD scratch (arena offsets in floats): `scratch` when one thread runs the op
-     * alone in its slot (hr_run_images); thread t of a team splitting the op uses
-     * scratch_team + t * scratch_stride. */
+    /* Scratch of HR_OP_WINOGRAD ops, and of HR_OP_CONV ops run by the GENERIC set (arena offsets
+     * in floats): `scratch` when one thread runs the op alone in its slot (hr_run_images);
+     * thread t of a team splitting the op uses scratch_team + t * scratch_stride. */
     int64_t scratch, scratch_team, scratch_stride;
     /* BF16 mode (hrnet_kernels_bf16.h), HR_OP_CONV only: non-NULL = products in BF16 with these
      * weights (hr_pack_weights_bf16 of `weights`); the input is first copied to BF16 at arena
@@ -63,23 +83,29 @@ typedef struct hr_op {
 
 /** Scratch floats one thread needs for an HR_OP_WINOGRAD op. */
 int64_t hr_wino_scratch_floats(int in_cb, int out_cb, int out_w);
+/** Scratch floats one thread needs for an HR_OP_CONV op run by the GENERIC set (its im2col row
+ *  and GEMM output); 0 for the other sets. */
+int64_t hr_generic_scratch_floats(const hr_op *op);
 
-/** Picks the register tile for a convolution producing `out_cb` blocks of width `out_w`. */
+/** Picks the register tile for a convolution producing `out_cb` blocks of width `out_w`, for
+ *  the AVX-512 kernels (hr_choose_tile) or for kernel set `set` (hr_choose_tile_set). */
 void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
+void hr_choose_tile_set(int set, int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
 
 /** Runs `n` ops on the arena with a team of `nthreads` threads that splits every op between
- *  them. reference != 0 selects the plain scalar kernels (for tests). */
-void hr_run(const hr_op *ops, int n, float *arena, int nthreads, int reference);
+ *  them, with kernel set `set` (an HR_KERNELS_* value the CPU supports; REFERENCE for the plain
+ *  scalar kernels). Convolutions with weights_bf16 run the BF16 kernels (AVX512 only). */
+void hr_run(const hr_op *ops, int n, float *arena, int nthreads, int set);
 
-/** hr_run (SIMD kernels) that also adds each op's wall time, in seconds, to op_seconds[i]. */
-void hr_run_profiled(const hr_op *ops, int n, float *arena, int nthreads, double *op_seconds);
+/** hr_run that also adds each op's wall time, in seconds, to op_seconds[i]. */
+void hr_run_profiled(const hr_op *ops, int n, float *arena, int nthreads, int set, double *op_seconds);
 
 /** Image-parallel run: thread t (of nthreads) processes images t, t + nthreads, ... alone, in
  *  the arena slot at arena + t * slot_stride (each slot a full plan: input tensor at in_off,
  *  output tensor at out_off, Winograd scratch at the op's scratch offset). input: batch NCHW
  *  images of in_c x in_h x in_w; output: batch x out_c x out_h x out_w. *bad: -1, or the index of
  *  the first non-finite input value found (that image's output is then not written). */
-void hr_run_images(const hr_op *ops, int n, float *arena, int64_t slot_stride, int nthreads, int reference,
+void hr_run_images(const hr_op *ops, int n, float *arena, int64_t slot_stride, int nthreads, int set,
                    const float *input, int batch, int in_c, int in_h, int in_w, int64_t in_off,
                    float *output, int out_c, int out_h, int out_w, int64_t out_off, int64_t *bad);
 
@@ -99,7 +125,7 @@ void hr_warp_normalize(const uint8_t *img, int iw, int ih, size_t stride, int ch
                        double k, double cx, double cy, int W, int H, int flip,
                        const float mean[3], const float std[3], float *out);
 
-/** 1 if this CPU runs the AVX-512 kernels, else 0 (then the scalar kernels are used). */
+/** 1 if this CPU runs the AVX-512 kernels, else 0. */
 int hr_cpu_has_avx512(void);
 /** Number of cores OpenMP would use by default. */
 int hr_default_threads(void);

@@ -158,33 +158,42 @@ public final class Model {
     /// The direct packing ([Cout/16][Cin/16][3][3][16][16]) of a Winograd convolution, recovered
     /// from U = G g G^T exactly up to one float rounding: with t = G g, the columns give
     /// t[.][0] = U[.][0], t[.][1] = U[.][1] - U[.][2], t[.][2] = U[.][3], and the rows
-    /// g0 = t0, g1 = t1 - t2, g2 = t3. For BF16 sessions, which run these layers directly.
-    func directWeights(_ conv: Int) -> [Float] {
+    /// g0 = t0, g1 = t1 - t2, g2 = t3. For sessions that run these layers directly (BF16, and
+    /// the GENERIC kernel set), in a checked allocation.
+    func directWeights(_ conv: Int) throws -> AlignedFloats {
         let c = convs[conv]
         precondition(c.winograd)
         let icb = (c.cin + 15) / 16, ocb = (c.cout + 15) / 16
         let u = weights(conv)
-        var out = [Float](repeating: 0, count: ocb * icb * 9 * 256)
+        let buffer = try AlignedFloats(count: ocb * icb * 9 * 256 + ocb * 16)
+        let out = buffer.pointer
         let per = ocb * icb * 256  // floats per position p
         for ob in 0..<ocb {
             for ib in 0..<icb {
                 for il in 0..<16 {
                     for ol in 0..<16 {
                         let base = ((ob * icb + ib) * 16 + il) * 16 + ol
-                        func U(_ r: Int, _ q: Int) -> Double { Double(u[(r * 4 + q) * per + base]) }
-                        var t = [[Double]](repeating: [0, 0, 0], count: 4)
-                        for r in 0..<4 { t[r] = [U(r, 0), U(r, 1) - U(r, 2), U(r, 3)] }
+                        @inline(__always) func U(_ r: Int, _ q: Int) -> Double { Double(u[(r * 4 + q) * per + base]) }
                         for col in 0..<3 {
-                            let g = [t[0][col], t[1][col] - t[2][col], t[3][col]]
-                            for row in 0..<3 {
-                                out[((((ob * icb + ib) * 3 + row) * 3 + col) * 16 + il) * 16 + ol] = Float(g[row])
+                            // t[r][col] for r = 0..3, then g = (t0, t1 - t2, t3).
+                            let t0: Double, t1: Double, t2: Double, t3: Double
+                            switch col {
+                            case 0: (t0, t1, t2, t3) = (U(0, 0), U(1, 0), U(2, 0), U(3, 0))
+                            case 1: (t0, t1, t2, t3) = (U(0, 1) - U(0, 2), U(1, 1) - U(1, 2), U(2, 1) - U(2, 2), U(3, 1) - U(3, 2))
+                            default: (t0, t1, t2, t3) = (U(0, 3), U(1, 3), U(2, 3), U(3, 3))
                             }
+                            @inline(__always) func put(_ row: Int, _ v: Double) {
+                                out[((((ob * icb + ib) * 3 + row) * 3 + col) * 16 + il) * 16 + ol] = Float(v)
+                            }
+                            put(0, t0); put(1, t1 - t2); put(2, t3)
                         }
                     }
                 }
             }
         }
-        return out
+        let b = bias(conv)
+        for o in 0..<(ocb * 16) { out[ocb * icb * 9 * 256 + o] = b[o] }
+        return buffer
     }
 
     func weights(_ conv: Int) -> UnsafePointer<Float> { UnsafePointer(storage[convs[conv].weights].pointer) }

@@ -1,10 +1,17 @@
 import CHRNetKernels
 
-/// BF16 copies of a session's weights, freed with the plan that points into them.
-final class BF16Weights {
-    private let buffers: [UnsafeMutablePointer<UInt16>]
-    init(_ b: [UnsafeMutablePointer<UInt16>]) { buffers = b }
-    deinit { for p in buffers { p.deallocate() } }
+/// Weights a plan made for its own session (BF16 copies, direct copies of Winograd layers for
+/// sets that run them directly), freed with the plan that points into them.
+final class PlanWeights {
+    private let bf16: [CheckedBuffer<UInt16>]
+    private let fp32: [AlignedFloats]
+    init(bf16: [CheckedBuffer<UInt16>], fp32: [AlignedFloats]) { self.bf16 = bf16; self.fp32 = fp32 }
+}
+
+/// A size the kernels take as a C int; a file declaring a larger one is refused.
+private func int32(_ v: Int, _ what: @autoclosure () -> String) throws -> Int32 {
+    guard let r = Int32(exactly: v) else { throw HRNetError.model("\(what()) is \(v), more than the kernels handle (\(Int32.max))") }
+    return r
 }
 
 /// The network laid out for one input size, thread count and precision: the ops the kernels run,
@@ -14,16 +21,22 @@ final class BF16Weights {
 ///
 /// Tensors of identical shape share memory once the earlier one is dead; identical shapes keep
 /// the zero borders (which no kernel writes) in the same places, so the arena is zeroed once.
+///
+/// Every size here grows with the checkpoint (channels) and the input size: they are computed
+/// with overflow checks (an arena beyond the address space is HRNetError.outOfMemory), and the
+/// BF16 weight copies are checked allocations.
 struct Plan {
     var ops: [hr_op]
     let slotFloats: Int
     let slots: Int
     let arenaFloats: Int
     let input: hr_tensor, output: hr_tensor
-    let bf16Weights: BF16Weights
+    let ownWeights: PlanWeights
     static let maxSlots = 64
 
-    init(model: Model, height h: Int, width w: Int, threads t: Int, precision: Precision) {
+    /// `kernels`: the HR_KERNELS_* set the session runs (tiles are chosen for it; GENERIC runs
+    /// Winograd layers as direct convolutions, with per-thread im2col scratch).
+    init(model: Model, height h: Int, width w: Int, threads t: Int, precision: Precision, kernels: Int32) throws {
         // Shapes, lifetimes, then offsets.
         let g = model.graph
         func shape(_ id: Int) -> (cb: Int, h: Int, w: Int) {
@@ -42,54 +55,68 @@ struct Plan {
         var offset = [Int](repeating: -1, count: g.tensors.count)
         var free: [String: [Int]] = [:]
         var top = 0
-        func allocate(_ id: Int) {
+        let tooLarge = HRNetError.outOfMemory("the activations of this network at \(h)x\(w) need more memory than the address space holds")
+        /// Reserves `floats` (rounded up to 16) at the top of a slot.
+        func reserve(_ floats: Int) throws -> Int {
+            let at = top
+            top = try checkedSum(top, try checkedSum(floats, 15, or: tooLarge), or: tooLarge) & ~15
+            guard top <= maxCheckedFloats else { throw tooLarge }
+            return at
+        }
+        func allocate(_ id: Int) throws {
             let s = shape(id)
             let key = "\(s.cb)x\(s.h)x\(s.w)"
             if let o = free[key]?.popLast() { offset[id] = o; return }
-            offset[id] = top
-            top += s.cb * (s.h + 2) * (s.w + 2) * 16
-            top = (top + 15) & ~15
+            offset[id] = try reserve(try checkedProduct(s.cb, s.h + 2, s.w + 2, 16, or: tooLarge))
         }
-        allocate(g.input)
+        try allocate(g.input)
         var planned: [hr_op] = []
-        func desc(_ id: Int?) -> hr_tensor {
+        func desc(_ id: Int?) throws -> hr_tensor {
             guard let id else { return hr_tensor(off: -1, cb: 0, h: 0, w: 0) }
             let s = shape(id)
-            return hr_tensor(off: Int64(offset[id]), cb: Int32(s.cb), h: Int32(s.h), w: Int32(s.w))
+            return hr_tensor(off: Int64(offset[id]), cb: try int32(s.cb, "the channel blocks of tensor \(id)"),
+                             h: Int32(s.h), w: Int32(s.w))
         }
         var winogradScratch = 0
+        var genericScratch = 0
         var bf16CopyFloats = 0
         let bf16 = precision == .bf16
-        var bf16Weights: [UnsafeMutablePointer<UInt16>] = []
+        let generic = kernels == Int32(HR_KERNELS_GENERIC)
+        var bf16Weights: [CheckedBuffer<UInt16>] = []
+        var directCopies: [AlignedFloats] = []
         /// The BF16 weights of a convolution, in the direct layout. BF16 sessions run every layer
         /// directly: measured on one Zen 5 core, Winograd's FP32 transforms cost more than its
         /// 2.25x fewer BF16 products save (W32 32-channel layers: 11.0 ms Winograd vs ~7.4 direct).
-        func bf16Pack(_ conv: Int) -> UnsafePointer<UInt16> {
+        func bf16Pack(_ conv: Int) throws -> UnsafePointer<UInt16> {
             let c = model.convs[conv]
-            let n = hr_bf16_weights_size(Int32(c.cin), Int32(c.cout), Int32(c.k))
-            let dst = UnsafeMutablePointer<UInt16>.allocate(capacity: n)
+            let cin = try int32(c.cin, "input channels of convolution \(conv)")
+            let cout = try int32(c.cout, "output channels of convolution \(conv)")
+            let k = try int32(c.k, "kernel size of convolution \(conv)")
+            let n = hr_bf16_weights_size(cin, cout, k)
+            let dst = try CheckedBuffer<UInt16>(count: n, what: "the BF16 weights of convolution \(conv)")
             if c.winograd {
-                let direct = model.directWeights(conv)
-                direct.withUnsafeBufferPointer { hr_pack_weights_bf16($0.baseAddress, Int32(c.cin), Int32(c.cout), Int32(c.k), dst) }
+                let direct = try model.directWeights(conv)
+                hr_pack_weights_bf16(direct.pointer, cin, cout, k, dst.pointer)
             } else {
-                hr_pack_weights_bf16(model.weights(conv), Int32(c.cin), Int32(c.cout), Int32(c.k), dst)
+                hr_pack_weights_bf16(model.weights(conv), cin, cout, k, dst.pointer)
             }
             bf16Weights.append(dst)
-            return UnsafePointer(dst)
+            return UnsafePointer(dst.pointer)
         }
         for (i, op) in g.ops.enumerated() {
-            if offset[op.output] < 0 { allocate(op.output) }
+            if offset[op.output] < 0 { try allocate(op.output) }
             var o = hr_op()
             o.kind = op.kind == .conv ? Int32(HR_OP_CONV) : Int32(HR_OP_SUM)
             o.relu = op.relu ? 1 : 0
             o.accumulate = op.accumulate ? 1 : 0
-            o.out = desc(op.output)
-            o.res = desc(op.residual)
-            o.in = desc(op.kind == .conv ? op.input : nil)
+            o.out = try desc(op.output)
+            o.res = try desc(op.residual)
+            o.in = try desc(op.kind == .conv ? op.input : nil)
             o.n_up = Int32(op.ups.count)
+            let ups = try op.ups.map { try desc($0.tensor) }
             withUnsafeMutableBytes(of: &o.up) { raw in
                 let p = raw.bindMemory(to: hr_tensor.self)
-                for (u, up) in op.ups.enumerated() { p[u] = desc(up.tensor) }
+                for (u, up) in ups.enumerated() { p[u] = up }
             }
             withUnsafeMutableBytes(of: &o.up_f) { raw in
                 let p = raw.bindMemory(to: Int32.self)
@@ -97,22 +124,38 @@ struct Plan {
             }
             if op.kind == .conv {
                 let c = model.convs[op.conv]
-                o.k = Int32(c.k); o.stride = Int32(c.stride); o.in_c = Int32(c.cin)
+                o.k = try int32(c.k, "kernel size of convolution \(op.conv)")
+                o.stride = try int32(c.stride, "stride of convolution \(op.conv)")
+                o.in_c = try int32(c.cin, "input channels of convolution \(op.conv)")
                 o.weights = model.weights(op.conv)
                 o.bias = model.bias(op.conv)
                 // BF16 sessions keep the head (heatmaps, a tiny 1x1) in FP32.
                 let lowPrecision = bf16 && op.output != g.output
-                let choose = lowPrecision ? hr_choose_tile_bf16 : hr_choose_tile
-                if lowPrecision { o.weights_bf16 = bf16Pack(op.conv) }
-                if c.winograd && !lowPrecision {
+                let choose: (Int32, Int32, Int32, Int32, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Void =
+                    lowPrecision ? hr_choose_tile_bf16 : { hr_choose_tile_set(kernels, $0, $1, $2, $3, $4, $5) }
+                if lowPrecision { o.weights_bf16 = try bf16Pack(op.conv) }
+                if c.winograd && generic && !lowPrecision {
+                    // GENERIC runs no Winograd: the layer runs directly on its recovered weights.
+                    let direct = try model.directWeights(op.conv)
+                    let icb = (c.cin + 15) / 16, ocb = (c.cout + 15) / 16
+                    o.weights = UnsafePointer(direct.pointer)
+                    o.bias = UnsafePointer(direct.pointer + ocb * icb * 9 * 256)
+                    directCopies.append(direct)
+                }
+                if c.winograd && !lowPrecision && !generic {
                     // One fused op per row of 2x2 output tiles; its scratch is planned below.
                     let tw = (Int(o.out.w) + 1) / 2
                     o.kind = Int32(HR_OP_WINOGRAD)
                     winogradScratch = max(winogradScratch, Int(hr_wino_scratch_floats(o.in.cb, o.out.cb, o.out.w)))
+                    guard winogradScratch <= maxCheckedFloats else { throw tooLarge }
                     choose(o.out.cb, Int32(tw), 16, Int32(t), &o.tile_b, &o.tile_t)
                 } else {
                     if lowPrecision { bf16CopyFloats = max(bf16CopyFloats, (hr_bf16_tensor_size(&o.in) + 1) / 2) }
                     choose(o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
+                    if generic && !lowPrecision {
+                        genericScratch = max(genericScratch, Int(hr_generic_scratch_floats(&o)))
+                        guard genericScratch <= maxCheckedFloats else { throw tooLarge }
+                    }
                 }
                 planned.append(o)
             } else {
@@ -131,35 +174,41 @@ struct Plan {
         // holds one, for the thread that runs a crop alone in it; a team splitting layers uses
         // one per thread after all slots (never inside a slot: other slots' zero borders must
         // stay zero).
+        // GENERIC's im2col scratch is planned the same way (an op uses one kind or the other).
+        func usesScratch(_ o: hr_op) -> Bool {
+            o.kind == Int32(HR_OP_WINOGRAD) || (generic && o.kind == Int32(HR_OP_CONV) && o.weights_bf16 == nil)
+        }
         var scratchStride = 0
-        if winogradScratch > 0 {
-            scratchStride = (winogradScratch + 15) & ~15
-            let scratchAt = top
-            for i in planned.indices where planned[i].kind == Int32(HR_OP_WINOGRAD) {
+        let scratchFloats = max(winogradScratch, genericScratch)
+        if scratchFloats > 0 {
+            scratchStride = (scratchFloats + 15) & ~15
+            let scratchAt = try reserve(scratchStride)
+            for i in planned.indices where usesScratch(planned[i]) {
                 planned[i].scratch = Int64(scratchAt)
                 planned[i].scratch_stride = Int64(scratchStride)
             }
-            top += scratchStride
         }
         // The BF16 copy of a direct convolution's input, shared by all of them.
         if bf16CopyFloats > 0 {
+            let copyAt = try reserve(bf16CopyFloats)
             for i in planned.indices where planned[i].kind == Int32(HR_OP_CONV) && planned[i].weights_bf16 != nil {
-                planned[i].bf16_copy = Int64(top)
+                planned[i].bf16_copy = Int64(copyAt)
             }
-            top += (bf16CopyFloats + 15) & ~15
         }
-        self.bf16Weights = BF16Weights(bf16Weights)
+        self.ownWeights = PlanWeights(bf16: bf16Weights, fp32: directCopies)
         // One arena slot per thread (at most maxSlots): batches run one image per thread where
         // they can. The cap bounds memory for absurd thread counts.
-        let slot = (top + 1023) & ~1023
+        let slot = (top + 1023) & ~1023   // top <= maxCheckedFloats: no overflow
         self.slotFloats = slot
         self.slots = min(t, Self.maxSlots)
-        let team = slot * slots
-        for i in planned.indices where planned[i].kind == Int32(HR_OP_WINOGRAD) { planned[i].scratch_team = Int64(team) }
+        let team = try checkedProduct(slot, slots, or: tooLarge)
+        for i in planned.indices where usesScratch(planned[i]) { planned[i].scratch_team = Int64(team) }
         self.ops = planned
-        self.arenaFloats = team + t * scratchStride
-        self.input = desc(g.input)
-        self.output = desc(g.output)
+        let arena = try checkedSum(team, try checkedProduct(t, scratchStride, or: tooLarge), or: tooLarge)
+        guard arena <= maxCheckedFloats else { throw tooLarge }
+        self.arenaFloats = arena
+        self.input = try desc(g.input)
+        self.output = try desc(g.output)
     }
 
 }

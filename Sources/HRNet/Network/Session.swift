@@ -1,4 +1,7 @@
 import CHRNetKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A runnable instance of a model at one input size: its plan (Plan.swift) and the arena the
 /// plan lays tensors out in. Allocated once at creation; `forward` allocates nothing. One thread
@@ -13,6 +16,10 @@ public final class Session {
     public let precision: Precision
     /// Run the plain scalar kernels instead of the SIMD ones (for tests).
     public var useReferenceKernels = false
+    /// The kernel set the session runs (never `.auto`).
+    public let kernels: KernelSet
+    /// The kernel set the C layer runs (HR_KERNELS_*).
+    var kernelSet: Int32 { useReferenceKernels ? Int32(HR_KERNELS_REFERENCE) : Int32(kernels.rawValue) }
 
     private let plan: Plan
     private let arena: AlignedFloats
@@ -21,10 +28,16 @@ public final class Session {
     public static func defaultInputSize(joints: Int) -> (Int, Int) { joints == 16 ? (256, 256) : (256, 192) }
 
     public init(model: Model, inputHeight: Int? = nil, inputWidth: Int? = nil, threads: Int? = nil,
-                precision: Precision = .fp32) throws {
+                precision: Precision = .fp32, kernels: KernelSet = .auto) throws {
         if precision == .bf16 && hr_cpu_has_avx512bf16() == 0 {
-            throw HRNetError.invalidArgument("BF16 precision needs a CPU with AVX512_BF16 (Zen 4 and later, Sapphire Rapids and later); this one has none: use FP32")
+            throw HRNetError.invalidArgument("BF16 precision needs a CPU with AVX512_BF16 (Zen 4 and later, Sapphire Rapids and later); this one has none (\(KernelSet.cpuFeatures)): use FP32")
         }
+        // BF16 runs on the AVX-512 kernels: AUTO (and HRNET_KERNELS unset) means avx512 there.
+        let set = try KernelSet.resolve(kernels == .auto && precision == .bf16 && getenv(KernelSet.environmentVariable) == nil ? .avx512 : kernels)
+        if precision == .bf16 && set != .avx512 {
+            throw HRNetError.invalidArgument("BF16 precision runs on the avx512 kernel set only, not '\(set.name)'")
+        }
+        self.kernels = set
         self.precision = precision
         let (dh, dw) = Self.defaultInputSize(joints: model.architecture.joints)
         let h = inputHeight ?? dh, w = inputWidth ?? dw
@@ -34,6 +47,12 @@ public final class Session {
         guard h <= 8192, w <= 8192 else {
             throw HRNetError.invalidArgument("input size \(h)x\(w) is too large (at most 8192 per side)")
         }
+        // A network whose lowest-resolution branch is deeper than the usual stride 32 needs an
+        // input divisible by that stride.
+        let deepest = model.graph.tensors.map(\.level).max() ?? 1
+        guard h % deepest == 0, w % deepest == 0 else {
+            throw HRNetError.invalidArgument("input size \(h)x\(w) is invalid for this network: height and width must be multiples of \(deepest), its deepest stride")
+        }
         let t = threads ?? Int(hr_default_threads())
         guard t >= 1, t <= 1024 else { throw HRNetError.invalidArgument("thread count \(t) is invalid (1...1024)") }
         self.model = model
@@ -41,7 +60,9 @@ public final class Session {
         self.inputWidth = w
         self.threads = t
 
-        plan = Plan(model: model, height: h, width: w, threads: t, precision: precision)
+        // The plan's sizes are overflow-checked and its BF16 weights, like the arena, are checked
+        // allocations: a session too large for the memory is HRNetError.outOfMemory.
+        plan = try Plan(model: model, height: h, width: w, threads: t, precision: precision, kernels: Int32(set.rawValue))
         arena = try AlignedFloats(count: plan.arenaFloats)
     }
 
@@ -49,8 +70,13 @@ public final class Session {
     enum ScratchKind: Int { case input = 0, heatmaps, decode }
     private var scratchBuffers: [AlignedFloats?] = [nil, nil, nil]
 
+    /// `count` grows with the caller's batch: a failed allocation is HRNetError.outOfMemory (the
+    /// previous, smaller buffer is kept).
     func scratch(_ kind: ScratchKind, count: Int) throws -> UnsafeMutablePointer<Float> {
         if let b = scratchBuffers[kind.rawValue], b.count >= count { return b.pointer }
+        guard count <= maxCheckedFloats else {
+            throw HRNetError.outOfMemory("cannot allocate \(count) floats of pipeline buffers")
+        }
         let b = try AlignedFloats(count: count)
         scratchBuffers[kind.rawValue] = b
         return b.pointer
@@ -63,7 +89,7 @@ public final class Session {
         let a = arena.pointer
         for _ in 0..<runs {
             plan.ops.withUnsafeBufferPointer { p in
-                seconds.withUnsafeMutableBufferPointer { hr_run_profiled(p.baseAddress, Int32(p.count), a, Int32(threads), $0.baseAddress) }
+                seconds.withUnsafeMutableBufferPointer { hr_run_profiled(p.baseAddress, Int32(p.count), a, Int32(threads), kernelSet, $0.baseAddress) }
             }
         }
         var groups: [String: (Double, Double)] = [:]
@@ -100,20 +126,25 @@ public final class Session {
             return .invalidArgument("input value at [\(b), \(r / (h * w)), \((r / w) % h), \(r % w)] is not finite (\(input[i]))")
         }
         let parallel = plan.slots > 1 ? (batch / plan.slots) * plan.slots : 0
-        if parallel > 0 {
+        // hr_run_images counts images in a C int: a larger batch goes in whole rounds of slots.
+        let chunk = ((Int(Int32.max) - plan.slots) / plan.slots) * plan.slots
+        var done = 0
+        while done < parallel {
+            let m = min(chunk, parallel - done)
             var bad: Int64 = -1
             plan.ops.withUnsafeBufferPointer { p in
-                hr_run_images(p.baseAddress, Int32(p.count), a, Int64(plan.slotFloats), Int32(plan.slots), useReferenceKernels ? 1 : 0,
-                              input, Int32(parallel), 3, Int32(h), Int32(w), plan.input.off,
-                              output, Int32(joints), Int32(heatmapHeight), Int32(heatmapWidth), plan.output.off, &bad)
+                hr_run_images(p.baseAddress, Int32(p.count), a, Int64(plan.slotFloats), Int32(plan.slots), kernelSet,
+                              input + done * inputCount, Int32(m), 3, Int32(h), Int32(w), plan.input.off,
+                              output + done * heatmapCount, Int32(joints), Int32(heatmapHeight), Int32(heatmapWidth), plan.output.off, &bad)
             }
-            if bad >= 0 { throw nonFinite(Int(bad)) }
+            if bad >= 0 { throw nonFinite(done * inputCount + Int(bad)) }
+            done += m
         }
         for b in parallel..<batch {
             let bad = hr_pack_input(input + b * inputCount, 3, Int32(h), Int32(w), a + Int(plan.input.off))
             if bad >= 0 { throw nonFinite(b * inputCount + Int(bad)) }
             plan.ops.withUnsafeBufferPointer { p in
-                hr_run(p.baseAddress, Int32(p.count), a, Int32(threads), useReferenceKernels ? 1 : 0)
+                hr_run(p.baseAddress, Int32(p.count), a, Int32(threads), kernelSet)
             }
             hr_unpack_output(a + Int(plan.output.off), Int32(joints), Int32(heatmapHeight), Int32(heatmapWidth),
                              output + b * heatmapCount)

@@ -1,0 +1,374 @@
+/*
+ * Kernel-set test without Swift: every convolution shape of HRNet W32 and W48 at 256x192 and
+ * 384x288 (stem, layer1 bottlenecks, transitions, branch convolutions direct and Winograd,
+ * fusion up-projections, downsamples with accumulate, sums; the network's own epilogues plus
+ * variants with and without ReLU/residual), run by each SIMD kernel set this build and CPU have
+ * (NEON on aarch64; AVX-512 and AVX2 on x86-64) through hr_run, against the scalar reference.
+ * Widths are the network's (so the row splits into register tiles are the real ones, partial
+ * tiles included), with a few rows only, so that it runs in seconds under qemu-aarch64; a few
+ * odd widths are added. Built without OpenMP (the `#pragma omp` of run.c are then ignored and
+ * the OpenMP calls are the stubs below).
+ *
+ * Usage: neon_test [-v] [-quick]      Prints "N passed, N failed"; exit status 1 on failure.
+ */
+#include "hrnet_kernels.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef _OPENMP
+int omp_get_thread_num(void) { return 0; }
+int omp_get_num_procs(void) { return 1; }
+double omp_get_wtime(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+void kmp_set_blocktime(int msec) { (void)msec; }
+#endif
+
+static int verbose, passed, failed;
+
+static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void result(int ok, const char *fmt, ...) {
+    if (ok) passed++; else failed++;
+    if (!ok || verbose) {
+        va_list ap;
+        va_start(ap, fmt);
+        printf("%s ", ok ? "ok  " : "FAIL");
+        vprintf(fmt, ap);
+        printf("\n");
+        va_end(ap);
+    }
+}
+
+/* ---- Random numbers (xorshift64*), uniform in [-1, 1). ---- */
+static uint64_t rng_state;
+static float rnd(void) {
+    rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
+    const uint64_t r = rng_state * 0x2545F4914F6CDD1DULL;
+    return (float)((double)(r >> 40) / (double)(1 << 23) - 1.0);
+}
+
+/* ---- Test cases. ---- */
+enum { DIRECT = 0, WINO = 1, SUM = 2 };
+typedef struct {
+    char what[64];
+    int kind; /* DIRECT, WINO (a stride-1 3x3 convolution run as Winograd), SUM */
+    int cin, cout, k, s, oh, ow, relu, res, acc, nup, upf[HR_MAX_UP];
+} tcase;
+
+static tcase cases[1024];
+static int ncases;
+
+static void add(const char *what, int kind, int cin, int cout, int k, int s, int oh, int ow, int relu, int res, int acc,
+                int nup, const int *upf) {
+    tcase c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.what, sizeof c.what, "%s", what);
+    c.kind = kind; c.cin = cin; c.cout = cout; c.k = k; c.s = s; c.oh = oh; c.ow = ow;
+    c.relu = relu; c.res = res; c.acc = acc; c.nup = nup;
+    for (int u = 0; u < nup; u++) c.upf[u] = upf[u];
+    for (int i = 0; i < ncases; i++) { /* the same shape and epilogue from another network: once */
+        tcase d = cases[i];
+        memcpy(d.what, c.what, sizeof d.what);
+        if (!memcmp(&d, &c, sizeof c)) return;
+    }
+    if (ncases < (int)(sizeof cases / sizeof cases[0])) cases[ncases++] = c;
+}
+
+/* Rows per case: a few (odd for Winograd: a partial tile row), at least the largest upsampling
+ * factor so that every upsampled tensor has a row. */
+static int rows_for(int kind, int nup, const int *upf, int quick) {
+    int r = kind == WINO ? 3 : 2;
+    if (quick) r = kind == WINO ? 3 : 1;
+    for (int u = 0; u < nup; u++) if (upf[u] > r) r = upf[u];
+    return r;
+}
+
+static void conv(const char *what, int cin, int cout, int k, int s, int ow, int relu, int res, int acc, int nup,
+                 const int *upf, int quick) {
+    const int wino = k == 3 && s == 1 && cin * cout <= 128 * 128; /* Model.winogradMaxChannelProduct */
+    add(what, DIRECT, cin, cout, k, s, rows_for(DIRECT, nup, upf, quick), ow, relu, res, acc, nup, upf);
+    if (wino) add(what, WINO, cin, cout, k, s, rows_for(WINO, nup, upf, quick), ow, relu, res, acc, nup, upf);
+}
+
+/* HRNet-W`C` (4 branches of C, 2C, 4C, 8C channels) at input ih x iw, as GraphBuilder builds it. */
+static void network_cases(int C, int ih, int iw, int quick) {
+    int w[4], ch[4];
+    for (int i = 0; i < 4; i++) { w[i] = iw / (4 << i); ch[i] = C << i; }
+    (void)ih;
+    char t[64];
+    const int none[1] = {0};
+    /* Stem. */
+    conv("stem conv1", 3, 64, 3, 2, iw / 2, 1, 0, 0, 0, none, quick);
+    conv("stem conv2", 64, 64, 3, 2, w[0], 1, 0, 0, 0, none, quick);
+    /* layer1 bottlenecks (64 -> 64 -> 64 -> 256, 1x1 downsample on the first). */
+    conv("layer1 conv1 1x1", 64, 64, 1, 1, w[0], 1, 0, 0, 0, none, quick);
+    conv("layer1 conv1 1x1", 256, 64, 1, 1, w[0], 1, 0, 0, 0, none, quick);
+    conv("layer1 conv2 3x3", 64, 64, 3, 1, w[0], 1, 0, 0, 0, none, quick);
+    conv("layer1 downsample", 64, 256, 1, 1, w[0], 0, 0, 0, 0, none, quick);
+    conv("layer1 conv3 +res", 64, 256, 1, 1, w[0], 1, 1, 0, 0, none, quick);
+    /* Transitions: 256 -> C (3x3 s1), then 3x3 s2 to each new branch. */
+    conv("transition1.0", 256, ch[0], 3, 1, w[0], 1, 0, 0, 0, none, quick);
+    conv("transition1.1", 256, ch[1], 3, 2, w[1], 1, 0, 0, 0, none, quick);
+    conv("transition2.2", ch[1], ch[2], 3, 2, w[2], 1, 0, 0, 0, none, quick);
+    conv("transition3.3", ch[2], ch[3], 3, 2, w[3], 1, 0, 0, 0, none, quick);
+    /* Basic blocks of every branch: conv1 (ReLU), conv2 (+ residual, ReLU), and without ReLU. */
+    for (int i = 0; i < 4; i++) {
+        snprintf(t, sizeof t, "branch%d conv1", i);
+        conv(t, ch[i], ch[i], 3, 1, w[i], 1, 0, 0, 0, none, quick);
+        snprintf(t, sizeof t, "branch%d conv2 +res", i);
+        conv(t, ch[i], ch[i], 3, 1, w[i], 1, 1, 0, 0, none, quick);
+        if (!quick) {
+            snprintf(t, sizeof t, "branch%d no relu", i);
+            conv(t, ch[i], ch[i], 3, 1, w[i], 0, 0, 0, 0, none, quick);
+        }
+    }
+    /* Fusion (stages of 2, 3 and 4 branches). Output i = ReLU(x_i + sum_{j>i} up(conv1x1(x_j))
+     * + sum_{j<i} downsample(x_j)). */
+    for (int nb = 2; nb <= 4; nb++) {
+        for (int i = 0; i < nb; i++) {
+            int upf[HR_MAX_UP], nup = 0;
+            for (int j = i + 1; j < nb; j++) {
+                snprintf(t, sizeof t, "fuse up-projection %d<-%d", i, j);
+                conv(t, ch[j], ch[i], 1, 1, w[j], 0, 0, 0, 0, none, quick);
+                upf[nup++] = 1 << (j - i);
+            }
+            if (i == 0) {
+                snprintf(t, sizeof t, "fuse sum %d of %d", i, nb);
+                add(t, SUM, ch[0], ch[0], 1, 1, rows_for(SUM, nup, upf, quick), w[0], 1, 1, 0, nup, upf);
+                continue;
+            }
+            for (int j = 0; j < i; j++) {
+                for (int step = 0; step < i - j - 1; step++) {
+                    snprintf(t, sizeof t, "fuse down %d<-%d step %d", i, j, step);
+                    conv(t, ch[j], ch[j], 3, 2, w[j + step + 1], 1, 0, 0, 0, none, quick);
+                }
+                const int first = j == 0, last = j == i - 1;
+                snprintf(t, sizeof t, "fuse down %d<-%d%s", i, j, first ? " +res +ups" : " +acc");
+                conv(t, ch[j], ch[i], 3, 2, w[i], last, first, !first, first ? nup : 0, upf, quick);
+            }
+        }
+    }
+    conv("final layer", ch[0], 17, 1, 1, w[0], 0, 0, 0, 0, none, quick);
+}
+
+/* Odd widths and channel counts: partial register tiles and partial channel blocks. */
+static void odd_cases(void) {
+    const int none[1] = {0}, u2[1] = {2}, u24[2] = {2, 4};
+    for (int ow = 1; ow <= 13; ow += 2) {
+        conv("odd width", 32, 32, 3, 1, ow, 1, ow % 3 == 0, 0, 0, none, 0);
+        conv("odd width s2", 48, 64, 3, 2, ow, 1, 0, ow % 5 == 0, 0, none, 0);
+        conv("odd width 1x1", 17, 33, 1, 1, ow, ow % 3 != 0, 0, 0, 0, none, 0);
+    }
+    conv("odd channels", 3, 20, 3, 1, 11, 1, 1, 0, 0, none, 0);
+    conv("odd channels", 40, 24, 3, 1, 10, 0, 0, 1, 0, none, 0);
+    conv("odd channels ups", 24, 40, 3, 1, 8, 1, 1, 1, 1, u2, 0);
+    conv("odd channels ups", 36, 32, 3, 2, 12, 1, 0, 0, 2, u24, 0);
+}
+
+/* ---- Running one case. ---- */
+static int64_t tsize(const hr_tensor *t) { return (int64_t)t->cb * (t->h + 2) * (t->w + 2) * 16; }
+
+/* The next tensor of the arena, at *off. */
+static hr_tensor tensor(int64_t *off, int cb, int h, int w) {
+    const hr_tensor t = {*off, cb, h, w};
+    *off += tsize(&t);
+    return t;
+}
+
+static void fill(float *a, const hr_tensor *t, int channels) {
+    for (int cb = 0; cb < t->cb; cb++)
+        for (int y = 0; y < t->h; y++)
+            for (int x = 0; x < t->w; x++) {
+                float *p = a + t->off + (((int64_t)cb * (t->h + 2) + y + 1) * (t->w + 2) + x + 1) * 16;
+                for (int l = 0; l < 16; l++) p[l] = cb * 16 + l < channels ? rnd() : 0.0f;
+            }
+}
+
+typedef struct { int set, b, t; } tile;
+
+/* The register tiles to try for a set: what hr_choose_tile_set picks for 1..64 threads and,
+ * for NEON, every B of its table (conv_neon.c: T <= 6, 3, 2, 1 for B = 1..4) at its largest T
+ * and one tile outside the table (another set's plan), which hr_conv_rows_neon splits. */
+static int tiles_for(int set, int ocb, int w, int h, tile *out) {
+    int n = 0;
+    const int threads[] = {1, 2, 8, 64};
+    for (int i = 0; i < 4; i++) {
+        int32_t b, t;
+        hr_choose_tile_set(set, ocb, w, h, threads[i], &b, &t);
+        out[n++] = (tile){set, b, t};
+    }
+    if (set == HR_KERNELS_NEON) {
+        static const int tmax[5] = {0, 6, 3, 2, 1};
+        for (int b = 1; b <= 4; b++)
+            if (ocb % b == 0) out[n++] = (tile){set, b, w < tmax[b] ? w : tmax[b]};
+        const int fb = ocb % 4 == 0 ? 4 : ocb % 2 == 0 ? 2 : 1;
+        out[n++] = (tile){set, fb, w < 14 ? w : 14};
+    }
+    /* Without duplicates. */
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < m; j++) dup |= out[j].b == out[i].b && out[j].t == out[i].t;
+        if (!dup) out[m++] = out[i];
+    }
+    return m;
+}
+
+static const int sets[] = {HR_KERNELS_NEON, HR_KERNELS_AVX512, HR_KERNELS_AVX2};
+
+/* Direct packing [Cout/16][Cin/16][k][k][16 ic][16 oc] of OIHW weights (Model.pack), and the
+ * Winograd packing U = G g G^T [16][Cout/16][Cin/16][16 ic][16 oc] (Model.packWinograd). */
+static void pack_direct(const double *g, int cin, int cout, int k, float *w) {
+    const int icb = (cin + 15) / 16;
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < cin; i++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++)
+                    w[(((((int64_t)(o / 16) * icb + i / 16) * k + ky) * k + kx) * 16 + i % 16) * 16 + o % 16] =
+                        (float)g[((o * cin + i) * k + ky) * k + kx];
+}
+
+static void pack_wino(const double *gw, int cin, int cout, float *w) {
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    const int icb = (cin + 15) / 16, ocb = (cout + 15) / 16;
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < cin; i++) {
+            const double *g = gw + (o * cin + i) * 9;
+            double t[4][3];
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 3; c++) t[r][c] = G[r][0] * g[c] + G[r][1] * g[3 + c] + G[r][2] * g[6 + c];
+            for (int r = 0; r < 4; r++)
+                for (int q = 0; q < 4; q++) {
+                    const double u = t[r][0] * G[q][0] + t[r][1] * G[q][1] + t[r][2] * G[q][2];
+                    w[((((int64_t)(r * 4 + q) * ocb + o / 16) * icb + i / 16) * 16 + i % 16) * 16 + o % 16] = (float)u;
+                }
+        }
+}
+
+static void run_case(const tcase *c, int index) {
+    rng_state = 0x9E3779B97F4A7C15ULL * (uint64_t)(index + 1);
+    const int icb = (c->cin + 15) / 16, ocb = (c->cout + 15) / 16, k = c->k;
+    hr_op op;
+    memset(&op, 0, sizeof op);
+    int64_t off = 0;
+    op.kind = c->kind == SUM ? HR_OP_SUM : HR_OP_CONV;
+    op.k = k; op.stride = c->s; op.in_c = c->cin;
+    op.relu = c->relu; op.accumulate = c->acc;
+    if (c->kind != SUM) op.in = tensor(&off, icb, c->oh * c->s, c->ow * c->s);
+    op.out = tensor(&off, ocb, c->oh, c->ow);
+    op.res = c->res ? tensor(&off, ocb, c->oh, c->ow) : (hr_tensor){-1, 0, 0, 0};
+    op.n_up = c->nup;
+    for (int u = 0; u < c->nup; u++) { op.up_f[u] = c->upf[u]; op.up[u] = tensor(&off, ocb, c->oh / c->upf[u], c->ow / c->upf[u]); }
+    const int64_t tensors = off;
+    const int64_t scratch = c->kind == WINO ? (hr_wino_scratch_floats(icb, ocb, c->ow) + 15) & ~(int64_t)15 : 0;
+    op.scratch = op.scratch_team = tensors;
+    op.scratch_stride = scratch;
+    const int64_t total = tensors + scratch;
+    float *init = calloc(total, sizeof(float)), *ref = malloc(total * sizeof(float)), *out = malloc(total * sizeof(float));
+    if (c->kind != SUM) fill(init, &op.in, c->cin);
+    fill(init, &op.out, 16 * ocb);
+    if (c->res) fill(init, &op.res, 16 * ocb);
+    for (int u = 0; u < c->nup; u++) fill(init, &op.up[u], 16 * ocb);
+
+    const int64_t nw = (int64_t)c->cout * c->cin * k * k;
+    double *g = malloc((nw ? nw : 1) * sizeof(double));
+    const float scale_w = 1.0f / sqrtf((float)(c->cin * k * k));
+    for (int64_t i = 0; i < nw; i++) g[i] = rnd() * scale_w;
+    float *direct = calloc((size_t)ocb * icb * k * k * 256 + 1, sizeof(float));
+    float *wino = c->kind == WINO ? calloc((size_t)ocb * icb * 16 * 256, sizeof(float)) : 0;
+    float *bias = calloc((size_t)ocb * 16, sizeof(float));
+    for (int o = 0; o < c->cout; o++) bias[o] = rnd();
+    if (c->kind != SUM) pack_direct(g, c->cin, c->cout, k, direct);
+    if (wino) pack_wino(g, c->cin, c->cout, wino);
+    op.weights = direct;
+    op.bias = bias;
+
+    /* The oracle: the scalar reference, always as a direct convolution. */
+    memcpy(ref, init, total * sizeof(float));
+    hr_run(&op, 1, ref, 1, HR_KERNELS_REFERENCE);
+    const int64_t o0 = op.out.off, o1 = op.out.off + tsize(&op.out);
+    double scale = 1e-3;
+    for (int64_t i = o0; i < o1; i++) scale = fmax(scale, fabs(ref[i]));
+
+    char label[256];
+    snprintf(label, sizeof label, "%-30s %s %3d->%-3d k%d s%d %dx%-3d relu %d res %d acc %d ups %d", c->what,
+             c->kind == WINO ? "wino  " : c->kind == SUM ? "sum   " : "direct", c->cin, c->cout, k, c->s, c->oh, c->ow,
+             c->relu, c->res, c->acc, c->nup);
+
+    /* The plain Winograd (winograd.c), against the direct reference: checks the packing above. */
+    hr_op wop = op;
+    if (wino) {
+        wop.kind = HR_OP_WINOGRAD;
+        wop.weights = wino;
+        memcpy(out, init, total * sizeof(float));
+        hr_run(&wop, 1, out, 1, HR_KERNELS_REFERENCE);
+        double worst = 0;
+        for (int64_t i = o0; i < o1; i++) worst = fmax(worst, fabs(out[i] - ref[i]));
+        result(worst / scale < 1e-5, "%s  reference-winograd err %.2e", label, worst / scale);
+    }
+
+    for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
+        const int set = sets[si];
+        if (!hr_kernels_supported(set)) continue;
+        tile tl[16];
+        const int ntl = c->kind == SUM ? 1 : wino ? tiles_for(set, ocb, (c->ow + 1) / 2, 16, tl) : tiles_for(set, ocb, c->ow, c->oh, tl);
+        if (c->kind == SUM) tl[0] = (tile){set, 1, 1};
+        for (int ti = 0; ti < ntl; ti++) {
+            hr_op sop = wino ? wop : op;
+            sop.tile_b = tl[ti].b;
+            sop.tile_t = tl[ti].t;
+            memcpy(out, init, total * sizeof(float));
+            hr_run(&sop, 1, out, 1, set);
+            double worst = 0;
+            int64_t changed = 0, outside = -1;
+            for (int64_t i = 0; i < tensors; i++) {
+                if (i >= o0 && i < o1) {
+                    const double d = fabs(out[i] - ref[i]);
+                    worst = isnan(d) ? INFINITY : fmax(worst, d);
+                    changed += out[i] != init[i];
+                } else if (memcmp(&out[i], &init[i], sizeof(float)) && outside < 0) {
+                    outside = i;
+                }
+            }
+            const int ok = worst / scale < 1e-5 && changed > 0 && outside < 0;
+            result(ok, "%s  %s tile %dx%d err %.2e%s%s", label, hr_kernels_name(set), sop.tile_b, sop.tile_t,
+                   worst / scale, changed ? "" : " (output not written)", outside >= 0 ? " (wrote outside the output)" : "");
+        }
+    }
+    free(init); free(ref); free(out); free(g); free(direct); free(wino); free(bias);
+}
+
+int main(int argc, char **argv) {
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-v")) verbose = 1;
+        else if (!strcmp(argv[i], "-quick")) quick = 1;
+        else { fprintf(stderr, "usage: %s [-v] [-quick]\n", argv[0]); return 2; }
+    }
+    const double t0 = omp_get_wtime();
+    printf("cpu: %s; kernel sets tested:", hr_cpu_features());
+    int any = 0;
+    for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++)
+        if (hr_kernels_supported(sets[si])) { printf(" %s", hr_kernels_name(sets[si])); any = 1; }
+    printf("%s\n", any ? "" : " none (reference only)");
+#if defined(__aarch64__)
+    /* On aarch64 the NEON set must be there: otherwise hr_run would quietly run the reference. */
+    result(hr_kernels_supported(HR_KERNELS_NEON) && hr_kernels_best() == HR_KERNELS_NEON,
+           "aarch64: NEON kernels built and detected (getauxval(AT_HWCAP) & HWCAP_ASIMD)");
+#endif
+    network_cases(32, 256, 192, quick);
+    network_cases(32, 384, 288, quick);
+    network_cases(48, 256, 192, quick);
+    network_cases(48, 384, 288, quick);
+    if (!quick) odd_cases();
+    for (int i = 0; i < ncases; i++) run_case(&cases[i], i);
+    printf("%d cases in %.1f s\n", ncases, omp_get_wtime() - t0);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
