@@ -269,3 +269,11 @@ def test_memory_loader_argument_errors():
     with pytest.raises(hrnet.HRNetError) as e:
         hrnet.Model.from_bytes(b"not a checkpoint")
     assert e.value.status == S.ERR_FORMAT
+
+
+def test_pickle_with_a_deep_value_stack_stays_linear(tmp_path):
+    # A million values on the stack, then 100,000 container ops on top of them: any per-op copy
+    # of the stack would take minutes (an early version copied it on every TUPLE).
+    for ops in (b"t" * 100000, b"l" * 999, b"N\x85" * 999):
+        p = b"\x80\x02" + b"(" * 1000000 + ops + b"."
+        _refused(tmp_path, _torch_zip(p, {}), S.ERR_FORMAT, S.ERR_MODEL)

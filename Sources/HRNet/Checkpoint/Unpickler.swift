@@ -210,7 +210,7 @@ struct Unpickler {
 
     /// Marks the containers in `items` as used (they can no longer change) and returns the depth
     /// of a container holding them.
-    private func adopt(_ items: [PickleValue]) throws -> Int {
+    private mutating func adopt(_ items: [PickleValue]) throws -> Int {
         var deepest = 0
         for v in items {
             switch v {
@@ -224,18 +224,18 @@ struct Unpickler {
         guard deepest < Self.maxDepth else { throw bad("values nested deeper than \(Self.maxDepth) levels") }
         return deepest + 1
     }
-    private func tuple(_ items: [PickleValue]) throws -> PickleValue {
+    private mutating func tuple(_ items: [PickleValue]) throws -> PickleValue {
         .tuple(PickleTuple(items, depth: try adopt(items)))
     }
     /// Adds `items` to a list or dict that is still open for changes (not yet inside another
     /// container, and not one of the items: no cycles).
-    private func grow(_ list: PickleList, with items: [PickleValue]) throws {
+    private mutating func grow(_ list: PickleList, with items: [PickleValue]) throws {
         guard !list.frozen else { throw bad("a list is changed after it was used") }
         for v in items { if case .list(let l) = v, l === list { throw bad("a list that contains itself") } }
         list.depth = max(list.depth, try adopt(items))
         list.items += items
     }
-    private func grow(_ dict: PickleDict, with items: [PickleValue]) throws {
+    private mutating func grow(_ dict: PickleDict, with items: [PickleValue]) throws {
         guard !dict.frozen else { throw bad("a dict is changed after it was used") }
         for v in items { if case .dict(let d) = v, d === dict { throw bad("a dict that contains itself") } }
         dict.depth = max(dict.depth, try adopt(items))
