@@ -21,7 +21,8 @@ from pngio import PNG_SIGNATURE, read_png, write_png
 TOOL = pathlib.Path(os.environ.get("HRNET_POSE", REPO / ".build" / "release" / "hrnet-pose"))
 BASE = ["--model", str(SYNTH_MODEL), "--input-size", "%dx%d" % SYNTH_INPUT, "--threads", "2"]
 OPTIONS = ["--model", "--input-size", "--dets", "--gt", "--output", "--draw", "--draw-dir",
-           "--no-flip", "--decode", "--threads", "--nms-threshold", "--no-nms", "--help"]
+           "--no-flip", "--decode", "--threads", "--kernels", "--precision", "--nms-threshold", "--no-nms",
+           "--help"]
 CRASH_SIGNS = ("Traceback", "Fatal error", "Stack dump", "Segmentation", "Illegal instruction",
                "Aborted", "core dumped", "💣")
 
@@ -357,6 +358,8 @@ def test_missing_and_bad_inputs_fail_cleanly(tmp_path):
     (["--input-size"], "needs a value"),
     (["--threads", "-2"], "--threads"),
     (["--decode", "soft"], "standard or dark"),
+    (["--kernels", "sse9"], "avx2"),
+    (["--precision", "int4"], "fp32 or bf16"),
     (["--nms-threshold", "high"], "--nms-threshold"),
     (["--nms-threshold", "0.5", "--no-nms"], "not both"),
     (["--bogus"], "unknown option --bogus"),
@@ -438,3 +441,22 @@ def test_mpii_model_skips_nms_with_a_note(tmp_path):
     assert all(np.all(np.isfinite(e["keypoints"])) for e in r)
     assert "OKS-NMS skipped" in p.stderr and "16 joints" in p.stderr
     assert read_png(out).shape == (240, 320, 3)
+
+
+def test_every_kernel_set_gives_the_same_results(tmp_path):
+    """hrnet-pose --kernels: each set the CPU runs gives the same keypoints (all are exact FP32),
+    and a set the CPU lacks is a clear error (exit 1)."""
+    img = SAMPLES / "images" / "000001.png"
+    results = {}
+    for k in hrnet.kernel_sets():
+        out = tmp_path / ("%s.json" % k)
+        run_ok(*BASE, "--kernels", k, "--dets", SAMPLES / "dets.json", "--gt", SAMPLES / "gt.json",
+               "--output", out, img)
+        results[k] = json.loads(out.read_text())
+    first = next(iter(results.values()))
+    for k, r in results.items():
+        assert len(r) == len(first) > 0
+        for a, b in zip(r, first):
+            assert max(abs(x - y) for x, y in zip(a["keypoints"], b["keypoints"])) < 1e-2, k
+    for k in {"avx512", "avx2", "neon", "generic"} - set(results):
+        assert "kernel set" in fails(*BASE, "--kernels", k, img, code=1)
