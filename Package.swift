@@ -53,7 +53,7 @@ let package = Package(
             dependencies: ["CHRNetKernels"]
             // Built with Swift's normal checks (not -Ounchecked): this target parses untrusted
             // bytes, and an unchecked overflow there would be a wild read, not a trap. The hot
-            // loops are the C kernels, so this costs no measurable speed (see the issue notes).
+            // loops are the C kernels: hrnet-bench before and after, interleaved, gave the same speed.
         ),
         .target(
             name: "HRNetCAPI",
