@@ -85,9 +85,13 @@ void hr_conv_row_generic(const hr_op *op, float *arena, int64_t scratch, int ocb
     (void)scratch;
     for (int ocb = ocb0; ocb < ocb0 + b; ocb++) hr_conv_ref_task(op, arena, ocb, oy);
 }
-void hr_choose_tile_generic(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
-    (void)out_cb; (void)out_h; (void)nthreads; *tile_b = 1; *tile_t = out_w;
+void hr_conv_rows_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy0, int rows) {
+    for (int oy = oy0; oy < oy0 + rows && oy < op->out.h; oy++) hr_conv_row_generic(op, arena, scratch, ocb0, b, oy);
 }
+void hr_choose_tile_generic(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
+    (void)out_cb; (void)out_w; (void)out_h; (void)nthreads; *tile_b = 1; *tile_t = 1;
+}
+const char *hr_generic_blas_info(void) { return "none (stub)"; }
 EOF
     "$CLANG" "$@" "${CFLAGS[@]}" -c "$dir/generic_stub.c" -o "$dir/generic_stub.o"
 }
