@@ -249,22 +249,15 @@ static void conv_band(const hr_op *op, float *arena, int64_t scratch, int ocb0, 
 }
 
 /* Blocks [ocb0, ocb0+b) of output rows [oy0, oy0+rows) (clipped to the output), in bands of at
- * most band_rows() rows. run.c calls it with one row per task (hr_conv_row_generic); tasks over
- * bands of op->tile_t rows (hr_choose_tile_generic's choice) are faster on narrow layers
- * (README "GENERIC kernels and linking"). */
-void hr_conv_rows_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy0, int rows);
+ * most band_rows() rows. run.c gives each task a band of op->tile_t rows (hr_choose_tile_generic's
+ * choice), which is faster than single rows on narrow layers (README "Kernel sets"). */
 void hr_conv_rows_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy0, int rows) {
     if (op->out.w < 1 || oy0 < 0) return;
     const int end = oy0 + rows < op->out.h ? oy0 + rows : op->out.h, band = band_rows(op->out.w, op->out.h);
     for (int y = oy0; y < end; y += band) conv_band(op, arena, scratch, ocb0, b, y, end - y < band ? end - y : band);
 }
 
-void hr_conv_row_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy) {
-    if (op->out.w >= 1 && oy >= 0 && oy < op->out.h) conv_band(op, arena, scratch, ocb0, b, oy, 1);
-}
-
-/* Tasks are (group of b output blocks, band of R output rows); run.c's tasks are single rows
- * today (R = 1) and ignore tile_t. A task costs b GEMMs of M = R * W, each taken as R * W + OVH
+/* Tasks are (group of b output blocks, band of R output rows). A task costs b GEMMs of M = R * W, each taken as R * W + OVH
  * rows (the per-call packing and edge cost, fitted to the M = 6 .. 48 figures above), plus the
  * im2col of its rows (0.1-0.2 of a one-block GEMM: IM2COL_BLOCKS); an op takes
  * ceil(tasks / nthreads) tasks on the busiest thread. The chooser minimises that over the

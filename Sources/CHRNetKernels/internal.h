@@ -60,10 +60,9 @@ void hr_sum_task(const hr_op *op, float *arena, int cb, int oy);
 void hr_wino_row_ref(const hr_op *op, float *arena, int64_t scratch, int ty);
 void hr_wino_row_with(const hr_op *op, float *arena, int64_t scratch, int ty, hr_wino_transform_fn input,
                       hr_conv_rows_fn conv, hr_wino_transform_fn output);
-/* GENERIC (conv_generic.c): blocks [ocb0, ocb0+b) of output row oy, with the calling thread's
- * hr_generic_scratch_floats() floats at arena offset `scratch`. */
-void hr_conv_row_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy);
-/* The same over rows [oy0, oy0+rows) (a task's band of tile_t rows; clipped to the output). */
+/* GENERIC (conv_generic.c): blocks [ocb0, ocb0+b) of output rows [oy0, oy0+rows) (a task's band
+ * of tile_t rows; clipped to the output), with the calling thread's hr_generic_scratch_floats()
+ * floats at arena offset `scratch`. */
 void hr_conv_rows_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy0, int rows);
 void hr_choose_tile_generic(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
 

@@ -81,12 +81,10 @@ generic_stub() {
     cat > "$dir/generic_stub.c" <<'EOF'
 #include "internal.h"
 int64_t hr_generic_scratch_floats(const hr_op *op) { (void)op; return 0; }
-void hr_conv_row_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy) {
-    (void)scratch;
-    for (int ocb = ocb0; ocb < ocb0 + b; ocb++) hr_conv_ref_task(op, arena, ocb, oy);
-}
 void hr_conv_rows_generic(const hr_op *op, float *arena, int64_t scratch, int ocb0, int b, int oy0, int rows) {
-    for (int oy = oy0; oy < oy0 + rows && oy < op->out.h; oy++) hr_conv_row_generic(op, arena, scratch, ocb0, b, oy);
+    (void)scratch;
+    for (int oy = oy0; oy < oy0 + rows && oy < op->out.h; oy++)
+        for (int ocb = ocb0; ocb < ocb0 + b; ocb++) hr_conv_ref_task(op, arena, ocb, oy);
 }
 void hr_choose_tile_generic(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
     (void)out_cb; (void)out_w; (void)out_h; (void)nthreads; *tile_b = 1; *tile_t = 1;

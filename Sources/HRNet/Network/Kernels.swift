@@ -62,7 +62,8 @@ public enum KernelSet: Int, CaseIterable, Equatable {
             }
         }
         if chosen == .auto {
-            guard let best = supported.first else {
+            // The C layer's order (avx512, avx2, neon, generic); generic runs on every CPU.
+            guard let best = KernelSet(rawValue: Int(hr_kernels_best())), best != .auto else {
                 throw HRNetError.invalidArgument("no kernel set runs on this CPU (\(cpuFeatures))")
             }
             return best

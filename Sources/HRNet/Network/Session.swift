@@ -1,7 +1,4 @@
 import CHRNetKernels
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A runnable instance of a model at one input size: its plan (Plan.swift) and the arena the
 /// plan lays tensors out in. Allocated once at creation; `forward` allocates nothing. One thread
@@ -32,8 +29,8 @@ public final class Session {
         if precision == .bf16 && hr_cpu_has_avx512bf16() == 0 {
             throw HRNetError.invalidArgument("BF16 precision needs a CPU with AVX512_BF16 (Zen 4 and later, Sapphire Rapids and later); this one has none (\(KernelSet.cpuFeatures)): use FP32")
         }
-        // BF16 runs on the AVX-512 kernels: AUTO (and HRNET_KERNELS unset) means avx512 there.
-        let set = try KernelSet.resolve(kernels == .auto && precision == .bf16 && getenv(KernelSet.environmentVariable) == nil ? .avx512 : kernels)
+        // BF16 runs on the AVX-512 kernels, which AUTO picks on every CPU that has AVX512_BF16.
+        let set = try KernelSet.resolve(kernels)
         if precision == .bf16 && set != .avx512 {
             throw HRNetError.invalidArgument("BF16 precision runs on the avx512 kernel set only, not '\(set.name)'")
         }
