@@ -365,6 +365,95 @@ hrnet_status hrnet_oks_nms(const float *keypoints, const float *scores, const fl
                            int32_t *keep, size_t *num_kept);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Tracking people through a video or a live stream                                          */
+
+/** Opaque: the people followed through a stream (their ids, motion and smoothing filters).
+ *  One thread at a time; it holds no session, so one tracker per stream and any session. */
+typedef struct hrnet_tracker hrnet_tracker;
+
+/** Tracker options. Fill with hrnet_tracker_options_init() before changing fields. Added in 0.3. */
+typedef struct hrnet_tracker_options {
+    size_t struct_size;          /**< set by hrnet_tracker_options_init() */
+    /** 1 (default): keypoints are smoothed with a One Euro filter per joint coordinate, driven
+     *  by the timestamps given (so uneven frame intervals and dropped frames behave); 0: the
+     *  smoothed keypoints equal the raw ones. */
+    int32_t smoothing;
+    /** One Euro minimum cutoff frequency in Hz (default 1.0): lower = steadier when still. */
+    double min_cutoff;
+    /** One Euro speed coefficient (default 0.7), per person-height per second: higher = less lag
+     *  in fast motion. Speeds are measured in person heights (sqrt of the box area) per second,
+     *  so the same values suit near and far people. */
+    double beta;
+    /** One Euro cutoff of the speed estimate in Hz (default 1.0). */
+    double derivative_cutoff;
+    /** Lowest similarity (0..1, default 0.3) at which a pose is given to an existing track; the
+     *  similarity is the mean of OKS and box IoU between the track's motion-predicted pose and
+     *  box and the new ones. */
+    double match_threshold;
+    /** Frames a track that was not found is kept (default 30) so the person gets the same id
+     *  back when found again; then it ends. */
+    int32_t max_lost_frames;
+    /** Frames a new person must be found in before it is reported (default 1 = at once). */
+    int32_t confirm_frames;
+    /** A track carried forward without a detector box (see hrnet_tracker_update) counts as
+     *  found only if its person score is at least this (default 0.3); else it is lost. */
+    double min_carry_score;
+    /** OKS-NMS threshold over a frame's detections before association (default 0.9). */
+    double nms_threshold;
+} hrnet_tracker_options;
+
+/** What hrnet_tracker_update() reports: the people reported on this frame, in caller-owned
+ *  arrays of `capacity` people each (joint-sized arrays hold capacity x joints x 3 floats).
+ *  Array pointers other than track_ids and keypoints may be NULL (not wanted). Added in 0.3. */
+typedef struct hrnet_tracker_result {
+    size_t struct_size;          /**< set by the caller to sizeof(hrnet_tracker_result) */
+    size_t capacity;             /**< people each array holds */
+    /** Output: people reported. On HRNET_ERR_BUFFER_TOO_SMALL, the capacity needed. */
+    size_t count;
+    int64_t *track_ids;          /**< ids, >= 1, never reused in a tracker's life (nor after reset) */
+    float *keypoints;            /**< smoothed keypoints, people x joints x 3 (x, y, score), frame pixels */
+    float *raw_keypoints;        /**< or NULL: the network's keypoints on this frame, unsmoothed */
+    float *scores;               /**< or NULL: person scores, as hrnet_estimate_boxes gives */
+    float *boxes;                /**< or NULL: people x 4 (x, y, width, height), the box the pose came from */
+    int32_t *frames_since_detected; /**< or NULL: 0 if a detector box gave the pose on this frame,
+                                         k if the last one was k frames ago (carried forward) */
+} hrnet_tracker_result;
+
+/** Fills `options` with the defaults. NULL is a no-op. Added in 0.3. */
+void hrnet_tracker_options_init(hrnet_tracker_options *options);
+/** Creates a tracker. `options` may be NULL (defaults). Out-of-range options (a negative or
+ *  non-finite value, match_threshold or nms_threshold outside 0..1, confirm_frames < 1) are
+ *  HRNET_ERR_INVALID_ARGUMENT. Failures go to hrnet_last_error(NULL). Added in 0.3. */
+hrnet_status hrnet_tracker_create(const hrnet_tracker_options *options, hrnet_tracker **out_tracker);
+/** Frees the tracker. NULL is a no-op. Added in 0.3. */
+void hrnet_tracker_close(hrnet_tracker *tracker);
+/** Forgets every track and the last timestamp (a new scene or stream). Ids keep counting up:
+ *  an id is never given twice by one tracker. NULL is a no-op. Added in 0.3. */
+void hrnet_tracker_reset(hrnet_tracker *tracker);
+
+/** Advances the tracker by one frame taken at `timestamp_seconds` (any origin; equal to the
+ *  previous one is allowed and lets no time pass for the filters; NaN, infinite or decreasing is
+ *  HRNET_ERR_INVALID_ARGUMENT).
+ *  boxes: this frame's detector boxes (n_boxes of them, NULL if 0). n_boxes = 0 means "no
+ *  detector on this frame", not "nobody": every live track is carried forward with a box
+ *  derived from its last keypoints (enlarged, moved by its predicted motion), so a host may run
+ *  its detector every N frames. On a frame with boxes, a track no box matched is carried forward
+ *  the same way. A carried box whose centre leaves the frame ends its track; a carried pose
+ *  scoring below min_carry_score, or landing on another tracked person, makes the track lost.
+ *  Each frame: poses for the boxes (hrnet_estimate_boxes with `options`, NULL = defaults), then
+ *  OKS-NMS, then one-to-one optimal assignment (Hungarian) of poses to tracks by similarity with
+ *  each track's constant-velocity prediction, new tracks for poses left over, then smoothing.
+ *  People are reported in increasing track id. The session's joint count is fixed by the first
+ *  update after creation or reset; a session with another one is HRNET_ERR_INVALID_ARGUMENT.
+ *  Boxes are checked as hrnet_estimate_boxes checks them. Any failure (including
+ *  HRNET_ERR_BUFFER_TOO_SMALL, which sets result->count to the people needed) leaves the tracker
+ *  exactly as it was, so the call can be repeated. Messages go to hrnet_last_error(session).
+ *  Added in 0.3. */
+hrnet_status hrnet_tracker_update(hrnet_tracker *tracker, hrnet_session *session, const hrnet_image *frame,
+                                  double timestamp_seconds, const hrnet_box *boxes, size_t n_boxes,
+                                  const hrnet_estimate_options *options, hrnet_tracker_result *result);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Skeletons (for hosts that draw their own overlays). All returned pointers are static.      */
 
 typedef enum hrnet_skeleton {
