@@ -76,6 +76,11 @@ public final class Tracker {
         /// Timestamp of the last frame it was found on.
         var time: Double
         var vx = 0.0, vy = 0.0
+        /// Centre of the pose extent and time of the last frame a detector box gave its pose:
+        /// velocity is measured between such frames only (a carried pose, on a person partly
+        /// hidden, is too unsure to steer the motion by).
+        var anchorX: Double, anchorY: Double, anchorTime: Double
+        var anchored = false
         var area: Double
         var box: PersonBox
         var detectorScore: Double
@@ -164,7 +169,7 @@ public final class Tracker {
             var costs = [Double](repeating: .infinity, count: s.tracks.count * dets.count)
             for (t, p) in predicted.enumerated() {
                 for (d, det) in dets.enumerated() {
-                    let sim = similarity(p, area: s.tracks[t].area, det, sigmas: sigmas)
+                    let sim = similarity(p, det, lost: s.tracks[t].lost, sigmas: sigmas)
                     if sim >= options.matchThreshold { costs[t * dets.count + d] = 1 - sim }
                 }
             }
@@ -210,8 +215,9 @@ public final class Tracker {
                     detTaken[free[f]] = true
                 }
             }
-            // The rest count as found if the person is really there: a good enough score, and not
-            // on top of someone found this frame (a detection, or a better carried pose).
+            // The rest count as found if the person is really there: a good enough score, where
+            // the track's motion predicted it (as a detection must be), and not on top of someone
+            // found this frame (a detection, or a better carried pose).
             var accepted: [Pose] = dets.indices.filter { detTaken[$0] }.map { dets[$0] }
             let order = carried.indices.sorted { carriedPoses[$0].score > carriedPoses[$1].score }
             for i in order {
@@ -219,6 +225,7 @@ public final class Tracker {
                 if detected[t] { continue }
                 let p = carriedPoses[i]
                 guard Double(p.score) >= options.minCarryScore,
+                      similarity(predicted[t], p, lost: 0, sigmas: sigmas) >= options.matchThreshold,
                       !accepted.contains(where: { oks(p, $0, sigmas: sigmas) > Self.duplicateOKS }),
                       !dets.indices.contains(where: { !detTaken[$0] && oks(p, dets[$0], sigmas: sigmas) > Self.duplicateOKS }) else { continue }
                 var q = p
@@ -244,8 +251,10 @@ public final class Tracker {
         }
         for d in dets.indices where !detTaken[d] {
             let p = dets[d]
+            let (c0, d0, c1, d1) = Self.extent(p.keypoints)
             var tr = Track(id: ids, keypoints: p.keypoints, smoothed: p.keypoints,
                            filters: [OneEuroFilter](repeating: OneEuroFilter(), count: 2 * k), time: timestamp,
+                           anchorX: (c0 + c1) / 2, anchorY: (d0 + d1) / 2, anchorTime: timestamp,
                            area: p.area, box: p.box, detectorScore: p.detectorScore, score: p.score)
             ids += 1
             smooth(&tr, dt: 0)
@@ -307,17 +316,22 @@ public final class Tracker {
         return union > 0 ? inter / union : 0
     }
 
-    private func oks(_ a: Pose, _ b: Pose, sigmas: [Float]) -> Double {
+    private func oks(_ a: Pose, _ b: Pose, sigmas: [Float], scale: Double = 1) -> Double {
         a.keypoints.withUnsafeBufferPointer { pa in
             b.keypoints.withUnsafeBufferPointer { pb in
-                OKS.similarity(pa.baseAddress!, pb.baseAddress!, joints: sigmas.count, areaA: a.area, areaB: b.area, sigmas: sigmas)
+                OKS.similarity(pa.baseAddress!, pb.baseAddress!, joints: sigmas.count, areaA: a.area * scale,
+                               areaB: b.area * scale, sigmas: sigmas)
             }
         }
     }
 
-    /// How well a detection's pose fits a track's prediction: mean of OKS and pose-extent IoU.
-    private func similarity(_ p: Pose, area: Double, _ d: Pose, sigmas: [Float]) -> Double {
-        0.5 * oks(p, d, sigmas: sigmas) + 0.5 * Self.iou(Self.extent(p.keypoints), Self.extent(d.keypoints))
+    /// How well a pose fits a track's prediction: the mean of their OKS and of the IoU of the
+    /// boxes they come from. For a track lost `lost` frames the prediction is less sure: OKS
+    /// tolerates distances (1 + lost / 2) times larger.
+    private func similarity(_ p: Pose, _ d: Pose, lost: Int, sigmas: [Float]) -> Double {
+        let widen = 1 + 0.5 * Double(min(lost, 10))
+        func corners(_ b: PersonBox) -> (Double, Double, Double, Double) { (b.x, b.y, b.x + b.w, b.y + b.h) }
+        return 0.5 * oks(p, d, sigmas: sigmas, scale: widen * widen) + 0.5 * Self.iou(corners(p.box), corners(d.box))
     }
 
     /// The box a track is carried forward in, or nil if its keypoints give none.
@@ -332,12 +346,16 @@ public final class Tracker {
     /// A track found on this frame: velocity, pose, filters.
     private func found(_ tr: inout Track, _ p: Pose, at time: Double, detected: Bool, k: Int) {
         let dt = time - tr.time
-        if dt > 0 {
-            let (a0, b0, a1, b1) = Self.extent(tr.keypoints), (c0, d0, c1, d1) = Self.extent(p.keypoints)
-            let vx = ((c0 + c1) - (a0 + a1)) / 2 / dt, vy = ((d0 + d1) - (b0 + b1)) / 2 / dt
-            if vx.isFinite && vy.isFinite {
-                if tr.hits == 1 { tr.vx = vx; tr.vy = vy } else { tr.vx = 0.5 * tr.vx + 0.5 * vx; tr.vy = 0.5 * tr.vy + 0.5 * vy }
+        if detected {
+            let (c0, d0, c1, d1) = Self.extent(p.keypoints)
+            let cx = (c0 + c1) / 2, cy = (d0 + d1) / 2
+            let da = time - tr.anchorTime
+            if da > 0 && cx.isFinite && cy.isFinite {
+                let vx = (cx - tr.anchorX) / da, vy = (cy - tr.anchorY) / da
+                if !tr.anchored { tr.vx = vx; tr.vy = vy } else { tr.vx = 0.5 * tr.vx + 0.5 * vx; tr.vy = 0.5 * tr.vy + 0.5 * vy }
+                tr.anchored = true
             }
+            if cx.isFinite && cy.isFinite { tr.anchorX = cx; tr.anchorY = cy; tr.anchorTime = time }
         }
         tr.keypoints = p.keypoints
         tr.score = p.score
