@@ -2274,6 +2274,197 @@ static void case_concurrent_load(void)
 /* Driver                                                                                    */
 
 typedef struct { const char *name; void (*fn)(void); } test_case;
+
+/* ---------------------------------------------------------------------------------------- */
+/* The tracker: a figure (Tests/fixtures/tracker_figure_rgb.npy, made by make_tracker_figure.py)
+ * walking right over a plain background.                                                    */
+
+#define TRK_W 480
+#define TRK_H 240
+static const float FIGURE_BOX[4] = {9.920f, 15.270f, 66.697f, 159.031f};
+
+typedef struct {
+    int64_t ids[16];
+    float kp[16 * 17 * 3], raw[16 * 17 * 3], scores[16], boxes[16 * 4];
+    int32_t since[16];
+    hrnet_tracker_result r;
+} trk_out;
+
+static void trk_out_init(trk_out *o, size_t capacity)
+{
+    memset(o, 0, sizeof *o);
+    o->r.struct_size = sizeof o->r;
+    o->r.capacity = capacity;
+    o->r.track_ids = o->ids;
+    o->r.keypoints = o->kp;
+    o->r.raw_keypoints = o->raw;
+    o->r.scores = o->scores;
+    o->r.boxes = o->boxes;
+    o->r.frames_since_detected = o->since;
+}
+
+/* The scene with the figure's left edge at x. */
+static void trk_scene(uint8_t *frame, const npy_array *fig, int x)
+{
+    for (size_t i = 0; i < (size_t)TRK_W * TRK_H; i++) {
+        frame[3 * i] = 60; frame[3 * i + 1] = 110; frame[3 * i + 2] = 90;
+    }
+    size_t fh = fig->shape[0], fw = fig->shape[1];
+    for (size_t r = 0; r < fh && r < TRK_H; r++)
+        for (size_t c = 0; c < fw; c++) {
+            long X = x + (long)c;
+            if (X < 0 || X >= TRK_W) continue;
+            for (int ch = 0; ch < 3; ch++)
+                frame[(r * TRK_W + (size_t)X) * 3 + ch] = (uint8_t)fig->data[(r * fw + c) * 3 + ch];
+        }
+}
+
+/* One update with the figure at x, boxed by a detector if `detect`. */
+static hrnet_status trk_step(hrnet_tracker *t, hrnet_session *s, uint8_t *frame, const npy_array *fig,
+                             int x, int detect, double ts, trk_out *o)
+{
+    trk_scene(frame, fig, x);
+    hrnet_image img = {frame, TRK_W, TRK_H, TRK_W * 3, HRNET_PIXEL_RGB8};
+    hrnet_box b = {FIGURE_BOX[0] + (float)x, FIGURE_BOX[1], FIGURE_BOX[2], FIGURE_BOX[3], 0.9f};
+    return hrnet_tracker_update(t, s, &img, ts, detect ? &b : NULL, detect ? 1 : 0, NULL, &o->r);
+}
+
+static void case_tracker(void)
+{
+    char path[4096];
+    npy_array fig;
+    size_t shape[3] = {240, 90, 3};
+    if (!load_fixture(&fig, "tracker_figure_rgb.npy", 3, shape)) return;
+    hrnet_session *s = NULL;
+    if (!EXPECT_STATUS(open_with(path_in(path, sizeof path, "models/synth_w16_128x96.pth"), 128, 96, 1, &s),
+                       HRNET_OK, NULL, "open the synthetic model")) { npy_free(&fig); return; }
+    uint8_t *frame = malloc((size_t)TRK_W * TRK_H * 3);
+    trk_out o, o2;
+
+    /* options: defaults, and each bad value refused with *out reset to NULL */
+    hrnet_tracker_options opt;
+    hrnet_tracker_options_init(&opt);
+    CHECK(opt.struct_size == sizeof opt && opt.smoothing == 1 && opt.confirm_frames == 1 &&
+          opt.max_lost_frames == 30 && opt.match_threshold > 0 && opt.min_cutoff > 0,
+          "tracker options defaults");
+    hrnet_tracker_options_init(NULL);
+    hrnet_tracker_close(NULL);
+    hrnet_tracker_reset(NULL);
+    for (int k = 0; k < 9; k++) {
+        hrnet_tracker_options b;
+        hrnet_tracker_options_init(&b);
+        switch (k) {
+        case 0: b.min_cutoff = 0; break;
+        case 1: b.beta = -1; break;
+        case 2: b.derivative_cutoff = NAN; break;
+        case 3: b.match_threshold = 1.5; break;
+        case 4: b.max_lost_frames = -1; break;
+        case 5: b.confirm_frames = 0; break;
+        case 6: b.smoothing = 2; break;
+        case 7: b.nms_threshold = INFINITY; break;
+        case 8: b.struct_size = sizeof b - 1; break;
+        }
+        hrnet_tracker *t = (hrnet_tracker *)frame;
+        EXPECT_STATUS(hrnet_tracker_create(&b, &t), HRNET_ERR_INVALID_ARGUMENT, NULL, "tracker option case %d", k);
+        CHECK(t == NULL, "*out_tracker is NULL after a refused option (case %d)", k);
+        CHECK(strlen(hrnet_last_error(NULL)) > 0, "a message for bad option case %d", k);
+    }
+    EXPECT_STATUS(hrnet_tracker_create(NULL, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL, "tracker_create(NULL out)");
+
+    hrnet_tracker *t = NULL, *ref = NULL;
+    if (!EXPECT_STATUS(hrnet_tracker_create(NULL, &t), HRNET_OK, NULL, "tracker_create(defaults)") ||
+        !EXPECT_STATUS(hrnet_tracker_create(&opt, &ref), HRNET_OK, NULL, "tracker_create(options)")) goto done;
+
+    /* NULL and out-of-range arguments */
+    trk_out_init(&o, 16);
+    hrnet_image img = {frame, TRK_W, TRK_H, TRK_W * 3, HRNET_PIXEL_RGB8};
+    hrnet_box box = {10, 10, 50, 100, 1};
+    EXPECT_STATUS(hrnet_tracker_update(NULL, s, &img, 0, &box, 1, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(NULL tracker)");
+    EXPECT_STATUS(hrnet_tracker_update(t, NULL, &img, 0, &box, 1, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, NULL, "update(NULL session)");
+    EXPECT_STATUS(hrnet_tracker_update(t, s, NULL, 0, &box, 1, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(NULL frame)");
+    EXPECT_STATUS(hrnet_tracker_update(t, s, &img, 0, NULL, 1, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(NULL boxes, n 1)");
+    EXPECT_STATUS(hrnet_tracker_update(t, s, &img, 0, &box, 1, NULL, NULL), HRNET_ERR_INVALID_ARGUMENT, s, "update(NULL result)");
+    EXPECT_STATUS(hrnet_tracker_update(t, s, &img, 0, &box, (size_t)1 << 40, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(n 2^40)");
+    EXPECT_STATUS(hrnet_tracker_update(t, s, &img, 0, &box, SIZE_MAX, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(n SIZE_MAX)");
+    o.r.struct_size = 8;
+    EXPECT_STATUS(hrnet_tracker_update(t, s, &img, 0, &box, 1, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(result struct_size 8)");
+    trk_out_init(&o, 16);
+    o.r.track_ids = NULL;
+    EXPECT_STATUS(hrnet_tracker_update(t, s, &img, 0, &box, 1, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(NULL track_ids)");
+    trk_out_init(&o, 16);
+    hrnet_box outside = {1000, 0, 10, 10, 1};
+    EXPECT_STATUS(hrnet_tracker_update(t, s, &img, 0, &outside, 1, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(box outside the frame)");
+    EXPECT_STATUS(hrnet_tracker_update(t, s, &img, NAN, NULL, 0, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(NaN timestamp)");
+    EXPECT_STATUS(hrnet_tracker_update(t, s, &img, INFINITY, NULL, 0, NULL, &o.r), HRNET_ERR_INVALID_ARGUMENT, s, "update(infinite timestamp)");
+    /* no boxes and no tracks: zero people */
+    if (EXPECT_STATUS(hrnet_tracker_update(t, s, &img, 0, NULL, 0, NULL, &o.r), HRNET_OK, s, "update(no boxes, no tracks)"))
+        CHECK(o.r.count == 0, "no boxes and no tracks: %zu people", o.r.count);
+    /* estimate_boxes with zero boxes: OK, nothing written, outputs may be NULL */
+    EXPECT_STATUS(hrnet_estimate_boxes(s, &img, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, 0), HRNET_OK, s, "estimate_boxes(n 0)");
+    EXPECT_STATUS(hrnet_estimate_boxes(s, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, 0), HRNET_ERR_INVALID_ARGUMENT, s, "estimate_boxes(n 0, NULL frame)");
+    hrnet_tracker_reset(t);
+
+    /* The figure walks right 8 px a frame; the detector runs on every third frame. Each failure
+     * in between must leave the tracker as it was: `t` gets bad calls, `ref` does not, and both
+     * must report exactly the same people. */
+    int64_t first_id = -1;
+    for (int f = 0; f < 12; f++) {
+        int x = 40 + 8 * f, detect = f % 3 == 0;
+        double ts = f / 30.0;
+        if (f == 5) {
+            EXPECT_STATUS(trk_step(t, s, frame, &fig, x, detect, ts - 1.0, &o), HRNET_ERR_INVALID_ARGUMENT, s, "decreasing timestamp");
+            CHECK(strstr(hrnet_last_error(s), "timestamp") != NULL, "the message names the timestamp: %s", hrnet_last_error(s));
+            trk_out_init(&o, 0);
+            EXPECT_STATUS(trk_step(t, s, frame, &fig, x, detect, ts, &o), HRNET_ERR_BUFFER_TOO_SMALL, s, "capacity 0 for one person");
+            CHECK(o.r.count == 1, "result->count gives the people needed (%zu)", o.r.count);
+        }
+        trk_out_init(&o, 16);
+        trk_out_init(&o2, 16);
+        hrnet_status a = trk_step(t, s, frame, &fig, x, detect, ts, &o);
+        hrnet_status b = trk_step(ref, s, frame, &fig, x, detect, ts, &o2);
+        if (!EXPECT_STATUS(a, HRNET_OK, s, "frame %d", f) || !EXPECT_STATUS(b, HRNET_OK, s, "frame %d (reference)", f)) break;
+        if (!CHECK(o.r.count == 1 && o2.r.count == 1, "frame %d: one person (%zu, %zu)", f, o.r.count, o2.r.count)) break;
+        if (f == 0) first_id = o.ids[0];
+        CHECK(o.ids[0] == first_id && first_id >= 1, "frame %d: the same id (%lld, first %lld)", f, (long long)o.ids[0], (long long)first_id);
+        CHECK(o.since[0] == f % 3, "frame %d: frames since detected %d", f, o.since[0]);
+        CHECK(memcmp(o.kp, o2.kp, 17 * 3 * sizeof(float)) == 0 && memcmp(o.raw, o2.raw, 17 * 3 * sizeof(float)) == 0 &&
+              o.scores[0] == o2.scores[0] && memcmp(o.boxes, o2.boxes, 4 * sizeof(float)) == 0,
+              "frame %d: the same result as a tracker that saw no failed call", f);
+        /* the nose is near the figure's head (within its box) */
+        CHECK(o.raw[0] > x + FIGURE_BOX[0] && o.raw[0] < x + FIGURE_BOX[0] + FIGURE_BOX[2] && o.raw[2] > 0.2f,
+              "frame %d: nose at x %.1f in the figure's box", f, o.raw[0]);
+        if (detect) CHECK(o.boxes[0] == FIGURE_BOX[0] + (float)x && o.scores[0] > 0 && o.scores[0] <= 0.9f,
+                          "frame %d: the detector's box and a score scaled by its 0.9", f);
+    }
+    /* an equal timestamp is allowed */
+    trk_out_init(&o, 16);
+    EXPECT_STATUS(trk_step(t, s, frame, &fig, 40 + 8 * 11, 1, 11 / 30.0, &o), HRNET_OK, s, "equal timestamp");
+    /* reset: tracks forgotten, ids never given again */
+    hrnet_tracker_reset(t);
+    trk_out_init(&o, 16);
+    if (EXPECT_STATUS(trk_step(t, s, frame, &fig, 100, 1, 0.0, &o), HRNET_OK, s, "after reset (time starts again)"))
+        CHECK(o.r.count == 1 && o.ids[0] > first_id, "after reset: a new id %lld > %lld", (long long)o.ids[0], (long long)first_id);
+    /* only track_ids and keypoints are required */
+    trk_out_init(&o, 16);
+    o.r.raw_keypoints = NULL; o.r.scores = NULL; o.r.boxes = NULL; o.r.frames_since_detected = NULL;
+    EXPECT_STATUS(trk_step(t, s, frame, &fig, 108, 0, 1 / 30.0, &o), HRNET_OK, s, "optional arrays NULL");
+    /* a model with another joint count is refused until reset */
+    hrnet_session *mpii = NULL;
+    if (EXPECT_STATUS(open_with(FIXTURE(path, "mpii_w16_b2.pth"), 0, 0, 1, &mpii), HRNET_OK, NULL, "open mpii")) {
+        trk_out_init(&o, 16);
+        EXPECT_STATUS(trk_step(t, mpii, frame, &fig, 116, 1, 2 / 30.0, &o), HRNET_ERR_INVALID_ARGUMENT, mpii, "16-joint session on 17-joint tracks");
+        hrnet_tracker_reset(t);
+        EXPECT_STATUS(trk_step(t, mpii, frame, &fig, 116, 1, 2 / 30.0, &o), HRNET_OK, mpii, "16-joint session after reset");
+        hrnet_session_close(mpii);
+    }
+done:
+    hrnet_tracker_close(t);
+    hrnet_tracker_close(ref);
+    hrnet_session_close(s);
+    free(frame);
+    npy_free(&fig);
+}
+
 static const test_case g_cases[] = {
     {"version", case_version},
     {"status_strings", case_status_strings},
@@ -2298,6 +2489,7 @@ static const test_case g_cases[] = {
     {"host_overflow", case_host_overflow},
     {"out_of_memory", case_out_of_memory},
     {"concurrent_load", case_concurrent_load},
+    {"tracker", case_tracker},
 };
 #define NCASES (sizeof g_cases / sizeof g_cases[0])
 
