@@ -1,4 +1,4 @@
-// libFuzzer harness: hrnet_decode_heatmaps, hrnet_oks_nms and hrnet_box_area through the C ABI
+// libFuzzer harness: hrnet_decode_heatmaps, hrnet_oks_nms, hrnet_box_area and the tracker through the C ABI
 // (the @_cdecl functions of HRNetCAPI, declared by include/hrnet.h), with sizes and values taken
 // from the input. Buffers are always as large as the call says, except in the "huge" modes,
 // where sizes come from anywhere in their range and the call is made only when the function must
@@ -7,6 +7,9 @@
 // successful result (a keypoint's score is its heatmap's maximum; kept indices are distinct and
 // in range). Built by Tests/fuzz/run.sh (HRNET_FUZZ=1).
 import CHRNetKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads the fuzz input front to back; past its end every read is 0.
 struct Input {
@@ -200,15 +203,100 @@ private func boxArea(_ inp: inout Input) {
     _ = hrnet_box_area(nil, 256, 192)
 }
 
+/// A session for the tracker mode: the bundled model at the smallest input (32 x 32), opened once.
+/// Tests/fuzz/run.sh runs from the repository root; HRNET_FUZZ_MODEL overrides the path.
+private let trackerSession: OpaquePointer? = {
+    var o = hrnet_options()
+    hrnet_options_init(&o)
+    o.input_height = 32; o.input_width = 32; o.num_threads = 1
+    var s: OpaquePointer? = nil
+    let path = getenv("HRNET_FUZZ_MODEL").map { String(cString: $0) } ?? "models/synth_w16_128x96.pth"
+    guard hrnet_session_open(path, &o, &s) == ok else { fatalError("fuzz-pipeline: cannot open \(path)") }
+    return s
+}()
+
+/// The tracker: a fresh one per input, a few frames of any size and content, boxes inside,
+/// across and outside them (NaN, no area), timestamps that go back or are NaN, results with
+/// too little room or optional arrays left out, resets. Ids must be distinct, increasing within
+/// a frame, and never given twice; a refused call must leave the tracker usable.
+private func tracker(_ inp: inout Input) {
+    guard let session = trackerSession else { return }
+    var opts = hrnet_tracker_options()
+    hrnet_tracker_options_init(&opts)
+    opts.smoothing = Int32(inp.small(2))
+    opts.max_lost_frames = Int32(inp.small(4))
+    opts.confirm_frames = Int32(1 + inp.small(3))
+    opts.match_threshold = Double(inp.small(11)) / 10
+    var t: OpaquePointer? = nil
+    guard hrnet_tracker_create(&opts, &t) == ok, let t else { fatalError("hrnet_tracker_create refused valid options") }
+    defer { hrnet_tracker_close(t) }
+    var seen = Set<Int64>()
+    var maxId: Int64 = 0
+    var timestamp = 0.0
+    for _ in 0..<(1 + inp.small(5)) {
+        let w = 1 + inp.small(48), h = 1 + inp.small(48)
+        var pixels = (0..<(w * h * 3)).map { _ in inp.u8() }
+        let n = inp.small(4)
+        let boxes = (0..<max(n, 1)).map { _ in
+            hrnet_box(x: inp.float() * 4, y: inp.float() * 4, width: inp.float() * 4, height: inp.float() * 4, score: Float(inp.small(11)) / 10)
+        }
+        switch inp.small(8) {
+        case 0: timestamp = -timestamp - 1            // goes back (refused unless after a reset)
+        case 1: timestamp = .nan
+        case 2: break                                 // the same time again
+        default: timestamp = (timestamp.isNaN ? 0 : timestamp) + Double(inp.small(100)) / 30
+        }
+        if inp.small(8) == 0 { hrnet_tracker_reset(t) }
+        let capacity = inp.small(5)
+        var ids = [Int64](repeating: -1, count: 4), kp = [Float](repeating: 0, count: 4 * 17 * 3)
+        var raw = kp, scores = [Float](repeating: 0, count: 4), bx = [Float](repeating: 0, count: 16)
+        var since = [Int32](repeating: 0, count: 4)
+        let optional = inp.small(2) == 0
+        let s: hrnet_status = pixels.withUnsafeMutableBufferPointer { px in
+            var img = hrnet_image(data: px.baseAddress, width: Int32(w), height: Int32(h), stride: w * 3, format: 0)
+            return ids.withUnsafeMutableBufferPointer { i in kp.withUnsafeMutableBufferPointer { k in
+                raw.withUnsafeMutableBufferPointer { r in scores.withUnsafeMutableBufferPointer { sc in
+                    bx.withUnsafeMutableBufferPointer { b in since.withUnsafeMutableBufferPointer { sn in
+                        var res = hrnet_tracker_result(struct_size: MemoryLayout<hrnet_tracker_result>.size, capacity: capacity, count: 0,
+                                                       track_ids: i.baseAddress, keypoints: k.baseAddress,
+                                                       raw_keypoints: optional ? nil : r.baseAddress, scores: optional ? nil : sc.baseAddress,
+                                                       boxes: optional ? nil : b.baseAddress, frames_since_detected: optional ? nil : sn.baseAddress)
+                        return boxes.withUnsafeBufferPointer { bp in
+                            let st = hrnet_tracker_update(t, session, &img, timestamp, n > 0 ? bp.baseAddress : nil, n, nil, &res)
+                            if st == ok {
+                                precondition(res.count <= capacity, "tracker wrote \(res.count) people into capacity \(capacity)")
+                                var previous: Int64 = 0
+                                for j in 0..<res.count {
+                                    let id = i[j]
+                                    precondition(id > previous, "ids not increasing within a frame: \(Array(i.prefix(res.count)))")
+                                    previous = id
+                                    if !seen.contains(id) { precondition(id > maxId, "id \(id) given again or out of order"); seen.insert(id); maxId = id }
+                                    for v in 0..<(17 * 3) { precondition(k[j * 51 + v].isFinite, "non-finite keypoint") }
+                                }
+                            }
+                            return st
+                        }
+                    } }
+                } }
+            } }
+        }
+        if s != ok {
+            guard let m = hrnet_last_error(session) else { fatalError("hrnet_last_error(session) returned NULL") }
+            _ = strlenBounded(m)
+        }
+    }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPipeline(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var inp = Input(UnsafeRawBufferPointer(start: size > 0 ? data : nil, count: size))
-    switch inp.u8() % 8 {
+    switch inp.u8() % 9 {
     case 0, 1, 2: decode(&inp)
     case 3: decodeHuge(&inp)
     case 4, 5: nms(&inp)
     case 6: nmsHuge(&inp)
-    default: boxArea(&inp)
+    case 7: boxArea(&inp)
+    default: tracker(&inp)
     }
     return 0
 }
