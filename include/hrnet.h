@@ -367,6 +367,87 @@ hrnet_status hrnet_oks_nms(const float *keypoints, const float *scores, const fl
                            int32_t *keep, size_t *num_kept);
 
 /* ---------------------------------------------------------------------------------------- */
+/* How far to trust each joint                                                               */
+
+/** Per-joint uncertainty from heatmaps computed elsewhere (the `heatmaps` output of
+ *  hrnet_estimate_boxes or hrnet_estimate_crops, or hrnet_forward's): for each joint a 2x2
+ *  covariance of its decoded position, (xx, xy, yx, yy) in pixels^2 of the same coordinates
+ *  hrnet_decode_heatmaps gives (frame pixels with `boxes`, network-input pixels without). It
+ *  comes from the heatmap's spread around its peak (the training target's own width taken out)
+ *  and grows when a second peak competes (along the line between the two) and when the peak is
+ *  low; mapped through the crop transform (so its axes scale with the box), then calibrated on
+ *  the bundled synthetic data so that about 39% of true joints fall inside the 1-sigma ellipse
+ *  and 86% inside the 2-sigma one, as for a 2-D Gaussian (README "How far to trust each joint":
+ *  the measured fractions). Arguments as for hrnet_decode_heatmaps; covariances: output,
+ *  n x joints x 4 floats, `covariance_capacity` at least that. Needs no session: failures are
+ *  reported through hrnet_last_error(NULL). Added in 0.3. */
+hrnet_status hrnet_keypoint_covariances(const float *heatmaps, size_t n, int32_t joints,
+                                        int32_t heatmap_height, int32_t heatmap_width,
+                                        const hrnet_box *boxes, int32_t input_height, int32_t input_width,
+                                        float *covariances, size_t covariance_capacity);
+
+/* ---------------------------------------------------------------------------------------- */
+/* 3D keypoints from an aligned depth image                                                  */
+
+/** Depth pixel layouts. 0 (or NaN) means "no measurement" in both. */
+typedef enum hrnet_depth_format {
+    HRNET_DEPTH_UINT16_MM = 0,   /**< uint16 millimetres (RealSense, Kinect, OAK: 16UC1) */
+    HRNET_DEPTH_FLOAT32_M = 1    /**< float32 metres (32FC1) */
+} hrnet_depth_format;
+
+/** A depth image aligned with the colour frame the keypoints are in (same size, same pixels).
+ *  `stride` is the number of bytes from one row to the next, at least width x 2 (or 4). */
+typedef struct hrnet_depth_image {
+    const void *data;
+    int32_t width;
+    int32_t height;
+    size_t stride;
+    int32_t format;   /**< an hrnet_depth_format */
+} hrnet_depth_image;
+
+/** Pinhole intrinsics of the (aligned) camera, in pixels: u = fx X / Z + cx, v = fy Y / Z + cy. */
+typedef struct hrnet_intrinsics {
+    double fx, fy, cx, cy;
+} hrnet_intrinsics;
+
+/** Options of hrnet_lift_depth. Fill with hrnet_lift_options_init(). Added in 0.3. */
+typedef struct hrnet_lift_options {
+    size_t struct_size;          /**< set by hrnet_lift_options_init() */
+    /** Half-size of the square window of depth pixels read around each joint (default 4: 9x9). */
+    int32_t window_radius;
+    /** Joints scoring below this (default 0.2) are not lifted (valid 0). */
+    float min_score;
+    /** Depths within this many metres of each other belong to one surface (default 0.05, and
+     *  never less than 2% of the depth): the window's nearest surface with enough pixels is the
+     *  joint's, so a thin limb in front of a wall gets the limb's depth, not the wall's. */
+    double cluster_gap;
+    /** Standard deviation of the sensor's depth noise relative to depth (default 0.01 = 1%),
+     *  added to the spread of the chosen surface in the Z variance. */
+    double depth_noise;
+    /** Depths outside [min_depth, max_depth] metres are ignored (defaults 0.1 and 20). */
+    double min_depth;
+    double max_depth;
+} hrnet_lift_options;
+
+/** Fills `options` with the defaults. NULL is a no-op. Added in 0.3. */
+void hrnet_lift_options_init(hrnet_lift_options *options);
+
+/** Lifts n people's keypoints (n x joints x 3: x, y, score in the depth image's pixels) to
+ *  camera-frame 3D: for each joint X, Y, Z in metres (Z along the optical axis), a validity flag,
+ *  and optionally a 3x3 covariance (m^2, row-major) combining the joint's 2D covariance
+ *  (`covariances`, n x joints x 4 as hrnet_keypoint_covariances gives, or NULL for 1 pixel^2
+ *  each way) with the depth spread of the chosen surface and the sensor noise, through the
+ *  pinhole projection's Jacobian. A joint is invalid (valid 0, its point and covariance 0) when
+ *  its score is below min_score, it lies outside the image, or its window holds no usable
+ *  depth. capacity counts joints: points holds capacity x 3 floats, valid capacity bytes,
+ *  covariances3d (or NULL) capacity x 9 floats; n x joints must fit. Needs no session: failures
+ *  are reported through hrnet_last_error(NULL). Added in 0.3. */
+hrnet_status hrnet_lift_depth(const float *keypoints, const float *covariances, size_t n, int32_t joints,
+                              const hrnet_depth_image *depth, const hrnet_intrinsics *intrinsics,
+                              const hrnet_lift_options *options, float *points, uint8_t *valid,
+                              float *covariances3d, size_t capacity);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Tracking people through a video or a live stream                                          */
 
 /** Opaque: the people followed through a stream (their ids, motion and smoothing filters).
@@ -421,6 +502,8 @@ typedef struct hrnet_tracker_result {
     float *boxes;                /**< or NULL: people x 4 (x, y, width, height), the box the pose came from */
     int32_t *frames_since_detected; /**< or NULL: 0 if a detector box gave the pose on this frame,
                                          k if the last one was k frames ago (carried forward) */
+    float *covariances;          /**< or NULL: people x joints x 4, the raw keypoints' covariances
+                                      (hrnet_keypoint_covariances), frame pixels^2 */
 } hrnet_tracker_result;
 
 /** Fills `options` with the defaults. NULL is a no-op. Added in 0.3. */
