@@ -15,7 +15,7 @@ public func hrnetEstimateOptionsInit(_ o: UnsafeMutablePointer<hrnet_estimate_op
 
 /// The caller's pipeline options; `joints` bounds the flip pairs (each joint in at most one), so
 /// their count is checked before anything of that size is read or allocated.
-private func estimateOptions(_ o: UnsafePointer<hrnet_estimate_options>?, _ fn: String, joints: Int) throws -> EstimateOptions {
+func estimateOptions(_ o: UnsafePointer<hrnet_estimate_options>?, _ fn: String, joints: Int) throws -> EstimateOptions {
     var opts = EstimateOptions()
     guard let o else { return opts }
     let v1 = MemoryLayout<hrnet_estimate_options>.offset(of: \hrnet_estimate_options.num_flip_pairs)! + 4
@@ -41,7 +41,7 @@ private func estimateOptions(_ o: UnsafePointer<hrnet_estimate_options>?, _ fn: 
     return opts
 }
 
-private func image(_ i: hrnet_image, _ what: String) throws -> ImageView {
+func imageView(_ i: hrnet_image, _ what: String) throws -> ImageView {
     guard let data = i.data else { throw HRNetError.invalidArgument("\(what): data is NULL") }
     guard let f = PixelFormat(rawValue: Int(i.format)) else {
         throw HRNetError.invalidArgument("\(what): unknown pixel format \(i.format) (0 = RGB8, 1 = BGR8, 2 = RGBA8)")
@@ -56,7 +56,7 @@ private func image(_ i: hrnet_image, _ what: String) throws -> ImageView {
 }
 
 /// The caller's box i (read on demand: nothing of size n is copied or allocated).
-private func personBox(_ b: UnsafePointer<hrnet_box>, _ i: Int) -> PersonBox {
+func personBox(_ b: UnsafePointer<hrnet_box>, _ i: Int) -> PersonBox {
     PersonBox(x: Double(b[i].x), y: Double(b[i].y), w: Double(b[i].width), h: Double(b[i].height), score: Double(b[i].score))
 }
 
@@ -91,7 +91,7 @@ public func hrnetEstimateCrops(_ s: OpaquePointer?, _ crops: UnsafePointer<hrnet
         guard let crops else { throw HRNetError.invalidArgument("\(fn): crops is NULL") }
         let options = try estimateOptions(o, fn, joints: se.joints)
         // The results go straight into the caller's buffers, whose capacities checkOutputs checked.
-        try se.estimate(count: n, crop: { try image(crops[$0], "crop \($0)") }, options: options,
+        try se.estimate(count: n, crop: { try imageView(crops[$0], "crop \($0)") }, options: options,
                         into: PoseOutputs(keypoints: keypoints!, scores: scores, areas: nil, heatmaps: heatmaps))
     }
 }
@@ -106,10 +106,18 @@ public func hrnetEstimateBoxes(_ s: OpaquePointer?, _ frame: UnsafePointer<hrnet
     let fn = "hrnet_estimate_boxes"
     return onSession(s, fn) { b in
         let se = b.session
+        if n == 0 {
+            // A frame with no boxes has nobody in it (normal in a stream): zero people, nothing
+            // written; the frame and options are still checked, the outputs may be NULL.
+            guard let frame else { throw HRNetError.invalidArgument("\(fn): frame is NULL") }
+            try imageView(frame.pointee, "frame").validate("frame")
+            _ = try estimateOptions(o, fn, joints: se.joints)
+            return
+        }
         try checkOutputs(se, n: n, fn, keypoints: keypoints, keypointCapacity: keypointCapacity, heatmaps: heatmaps, heatmapCapacity: heatmapCapacity)
         guard let frame else { throw HRNetError.invalidArgument("\(fn): frame is NULL") }
         guard let boxes else { throw HRNetError.invalidArgument("\(fn): boxes is NULL") }
-        let view = try image(frame.pointee, "frame")
+        let view = try imageView(frame.pointee, "frame")
         let options = try estimateOptions(o, fn, joints: se.joints)
         try se.estimate(frame: view, count: n, box: { personBox(boxes, $0) }, options: options,
                         into: PoseOutputs(keypoints: keypoints!, scores: scores, areas: areas, heatmaps: heatmaps))

@@ -9,7 +9,7 @@ _LIB_NAME = "libhrnet.so"
 
 # Header version this binding was written against (hrnet.h: HRNET_VERSION_*).
 HEADER_VERSION_MAJOR = 0
-HEADER_VERSION_MINOR = 1
+HEADER_VERSION_MINOR = 3
 HEADER_VERSION_PATCH = 0
 
 
@@ -75,6 +75,35 @@ class hrnet_estimate_options(ctypes.Structure):
     ]
 
 
+class hrnet_tracker_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("smoothing", ctypes.c_int32),
+        ("min_cutoff", ctypes.c_double),
+        ("beta", ctypes.c_double),
+        ("derivative_cutoff", ctypes.c_double),
+        ("match_threshold", ctypes.c_double),
+        ("max_lost_frames", ctypes.c_int32),
+        ("confirm_frames", ctypes.c_int32),
+        ("min_carry_score", ctypes.c_double),
+        ("nms_threshold", ctypes.c_double),
+    ]
+
+
+class hrnet_tracker_result(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("capacity", ctypes.c_size_t),
+        ("count", ctypes.c_size_t),
+        ("track_ids", ctypes.POINTER(ctypes.c_int64)),
+        ("keypoints", ctypes.POINTER(ctypes.c_float)),
+        ("raw_keypoints", ctypes.POINTER(ctypes.c_float)),
+        ("scores", ctypes.POINTER(ctypes.c_float)),
+        ("boxes", ctypes.POINTER(ctypes.c_float)),
+        ("frames_since_detected", ctypes.POINTER(ctypes.c_int32)),
+    ]
+
+
 # hrnet_pixel_format, hrnet_decode_method, hrnet_skeleton values.
 PIXEL_RGB8, PIXEL_BGR8, PIXEL_RGBA8 = 0, 1, 2
 DECODE_STANDARD, DECODE_DARK = 0, 1
@@ -90,8 +119,13 @@ class hrnet_session(ctypes.Structure):
     pass
 
 
+class hrnet_tracker(ctypes.Structure):
+    pass
+
+
 model_p = ctypes.POINTER(hrnet_model)
 session_p = ctypes.POINTER(hrnet_session)
+tracker_p = ctypes.POINTER(hrnet_tracker)
 float_p = ctypes.POINTER(ctypes.c_float)
 int32_p = ctypes.POINTER(ctypes.c_int32)
 const_int32_pp = ctypes.POINTER(int32_p)
@@ -168,6 +202,15 @@ def _declare(lib):
         ("hrnet_oks_nms", status_t,
          [float_p, float_p, float_p, ctypes.c_size_t, ctypes.c_int32, float_p, ctypes.c_float,
           int32_p, ctypes.POINTER(ctypes.c_size_t)]),
+        # tracker
+        ("hrnet_tracker_options_init", None, [ctypes.POINTER(hrnet_tracker_options)]),
+        ("hrnet_tracker_create", status_t,
+         [ctypes.POINTER(hrnet_tracker_options), ctypes.POINTER(tracker_p)]),
+        ("hrnet_tracker_close", None, [tracker_p]),
+        ("hrnet_tracker_reset", None, [tracker_p]),
+        ("hrnet_tracker_update", status_t,
+         [tracker_p, session_p, image_p, ctypes.c_double, box_p, ctypes.c_size_t, estimate_options_p,
+          ctypes.POINTER(hrnet_tracker_result)]),
         # skeletons
         ("hrnet_skeleton_for_joints", ctypes.c_int32, [ctypes.c_int32]),
         ("hrnet_skeleton_joint_count", ctypes.c_int32, [ctypes.c_int32]),

@@ -89,7 +89,7 @@ def _image(fn, arr, what, pixel_format):
     return img, arr
 
 
-def _boxes(fn, boxes, *, allow_none=False):
+def _boxes(fn, boxes, *, allow_none=False, allow_empty=False):
     """N x 4 (x, y, w, h) or N x 5 (+ score) -> (ctypes array of hrnet_box, N). Finite values and
     positive sizes are required; the score defaults to 1."""
     if boxes is None and allow_none:
@@ -105,11 +105,15 @@ def _boxes(fn, boxes, *, allow_none=False):
     if b.ndim == 1 and b.shape[0] in (4, 5):
         raise ValueError("%s: boxes must be 2-D, N x 4 or N x 5; for one box pass [[x, y, w, h]]"
                          " (got shape %s)" % (fn, b.shape))
+    if allow_empty and b.size == 0 and b.ndim <= 2:
+        return None, 0
     if b.ndim != 2 or b.shape[1] not in (4, 5):
         raise ValueError("%s: boxes must be N x 4 (x, y, w, h) or N x 5 (x, y, w, h, score), "
                          "got shape %s" % (fn, b.shape))
     n = b.shape[0]
     if n == 0:
+        if allow_empty:
+            return None, 0
         raise ValueError("%s: no boxes given (N = 0): pass at least one person box" % fn)
     b64 = b.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -212,7 +216,8 @@ def estimate_boxes(session, frame, boxes, flip=True, decode="standard", flip_pai
     fn = "estimate_boxes"
     session._require_open()
     img, alive = _image(fn, frame, "frame", pixel_format)
-    bx, n = _boxes(fn, boxes)
+    # No boxes is a frame with nobody in it: empty results (the library still checks the frame).
+    bx, n = _boxes(fn, boxes, allow_empty=True)
     opts, pairs = _estimate_options(fn, flip, decode, flip_pairs)
     info = session._info
     k = info.joints
@@ -223,9 +228,10 @@ def estimate_boxes(session, frame, boxes, flip=True, decode="standard", flip_pai
     with session._lock:
         session._require_open()
         status = _lib.lib.hrnet_estimate_boxes(
-            session._ptr, ctypes.byref(img), bx, n, ctypes.byref(opts), _float_ptr(kp), kp.size,
-            _float_ptr(scores), _float_ptr(areas),
-            _float_ptr(hm) if hm is not None else None, hm.size if hm is not None else 0)
+            session._ptr, ctypes.byref(img), bx, n, ctypes.byref(opts),
+            _float_ptr(kp) if n else None, kp.size,
+            _float_ptr(scores) if n else None, _float_ptr(areas) if n else None,
+            _float_ptr(hm) if hm is not None and n else None, hm.size if hm is not None else 0)
         check(status, session._ptr)
     del alive, pairs
     return (kp, scores, areas, hm) if return_heatmaps else (kp, scores, areas)

@@ -20,7 +20,7 @@ public struct ImageView {
         self.format = format
     }
 
-    func validate(_ what: String) throws {
+    public func validate(_ what: String) throws {
         guard width > 0, height > 0 else {
             throw HRNetError.invalidArgument("\(what): size \(width)x\(height) is invalid: width and height must be positive")
         }

@@ -56,7 +56,8 @@ extension Session {
     public func estimate(frame: ImageView, boxes: [PersonBox], options: EstimateOptions = EstimateOptions(),
                          wantHeatmaps: Bool = false) throws -> PoseResult {
         try frame.validate("frame")
-        guard !boxes.isEmpty else { throw HRNetError.invalidArgument("no boxes given (N = 0): pass at least one person box") }
+        // No boxes is a frame with nobody in it (normal in a stream): no people.
+        guard !boxes.isEmpty else { return PoseResult(keypoints: [], scores: [], areas: [], heatmaps: wantHeatmaps ? [] : nil) }
         return try withResult(count: boxes.count, wantHeatmaps: wantHeatmaps) {
             try estimate(frame: frame, count: boxes.count, box: { boxes[$0] }, options: options, into: $0)
         }
@@ -95,7 +96,8 @@ extension Session {
     public func estimate(frame: ImageView, count n: Int, box: (Int) -> PersonBox, options: EstimateOptions,
                          into out: PoseOutputs) throws {
         try frame.validate("frame")
-        guard n >= 1 else { throw HRNetError.invalidArgument("no boxes given (N = 0): pass at least one person box") }
+        guard n >= 0 else { throw HRNetError.invalidArgument("the number of boxes is negative") }
+        if n == 0 { return }
         let (W, H) = (inputWidth, inputHeight)
         try run(count: n, validate: {
             for i in 0..<n {
