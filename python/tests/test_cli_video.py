@@ -15,7 +15,7 @@ import pytest
 from coco_eval import evaluate
 from conftest import REPO
 from pngio import read_png
-from test_cli import BASE, TOOL, fails, run, run_ok
+from test_cli import BASE, TOOL, fails, run, run_ok, run_with_terminal_stderr
 
 VIDEOS = REPO / "examples" / "videos"
 VIDEO1 = VIDEOS / "video01"            # one person, walking
@@ -334,25 +334,8 @@ def test_video_usage_errors_exit_2(tmp_path, args, words):
 
 
 def test_progress_on_a_terminal_shows_frames_and_fps(tmp_path):
-    import pty
-    master, slave = pty.openpty()
-    try:
-        p = subprocess.run([str(TOOL), *map(str, BASE), "--output", str(tmp_path / "r.json"),
-                            VIDEO1 / "video.mp4"], stdout=subprocess.PIPE, stderr=slave, timeout=600)
-    finally:
-        os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    assert p.returncode == 0
-    text = seen.decode()
+    p, text = run_with_terminal_stderr(*BASE, "--output", tmp_path / "r.json", VIDEO1 / "video.mp4")
+    assert p.returncode == 0 and p.stdout == b""
     assert "90/90" in text and "fps" in text and "done" in text and "ETA" in text, text
 
 
