@@ -71,6 +71,16 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2", "-std=gnu11"])],
             linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]
         ),
+        // Video reading and writing for hrnet-pose, on the system's FFmpeg (libavformat-dev,
+        // libavcodec-dev, libswscale-dev, libavutil-dev; installed by .ci/setup). Only the
+        // executable links it: libhrnet.so never depends on FFmpeg (python/tests/test_cli_video.py
+        // checks its NEEDED entries).
+        .target(
+            name: "CVideoIO",
+            cSettings: [.unsafeFlags(["-O2", "-std=gnu11"])],
+            linkerSettings: [.linkedLibrary("avformat"), .linkedLibrary("avcodec"),
+                             .linkedLibrary("swscale"), .linkedLibrary("avutil")]
+        ),
         // hrnet-pose's JSON inputs (--dets, --gt) and their checks, a library so the fuzz harness
         // can drive them (an executable target cannot be imported).
         .target(
@@ -79,7 +89,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "hrnet-pose",
-            dependencies: ["HRNet", "CImageIO", "HRNetCLI"]
+            dependencies: ["HRNet", "CImageIO", "CVideoIO", "HRNetCLI"]
         ),
         .testTarget(
             name: "HRNetTests",

@@ -1,5 +1,7 @@
-// hrnet-pose: images (and person boxes) in, COCO keypoint results JSON and skeleton drawings out,
-// through libhrnet's published top-down pipeline (Session.estimate(frame:boxes:), OKS-NMS).
+// hrnet-pose: images or a video (and person boxes) in, COCO keypoint results JSON and skeleton
+// drawings out, through libhrnet's published top-down pipeline (Session.estimate(frame:boxes:),
+// OKS-NMS), or its tracker (--track). Videos are read and written with FFmpeg (CVideoIO), which
+// only this tool links.
 import CImageIO
 import Foundation
 import HRNet
@@ -10,6 +12,7 @@ import Glibc
 
 let usage = """
 usage: hrnet-pose --model FILE [options] IMAGE_OR_DIR...
+       hrnet-pose --model FILE [options] VIDEO
 
 Estimates human poses with an HRNet checkpoint, the published top-down way: each person box is
 widened to the network's aspect ratio, enlarged 1.25x and warped onto the input; the network runs
@@ -20,7 +23,13 @@ pixels.
 
 Inputs: PNG or JPEG files (recognised by content; gray, palette, 16-bit and alpha images are
 converted to 8-bit RGB, alpha dropped, EXIF orientation not applied), or directories, whose
-*.png, *.jpg and *.jpeg files are processed in name order.
+*.png, *.jpg and *.jpeg files are processed in name order (an image sequence); or one video file
+(a file that is not a PNG or JPEG by content is opened as a video with FFmpeg: MP4/MOV,
+Matroska/WebM, AVI, MPEG-PS/TS, FLV, ...; H.264, HEVC, VP9, MPEG-4 ... as the system's FFmpeg
+decodes them). A video must be the only input. Its frame k (0-based, in presentation order) is
+image_id k + 1. A video that breaks off (truncated or corrupt data): the results of the frames
+read before it are still written (valid JSON), with an error line naming the file and the frame,
+and exit status 1.
 
 Options:
   --model FILE            HRNet pose checkpoint (PyTorch .pth, published or OpenMMLab layout). Required.
@@ -37,15 +46,22 @@ Options:
                           "file_name"}): gives each image's id by its file name. Without it, or for
                           a file it does not list, the id is the numeric file stem (000042.png ->
                           42); without --dets, an image with neither gets its position in the input
-                          list (1, 2, ...).
+                          list (1, 2, ...). Not for a video (frame k is image_id k + 1).
   --output FILE           write the results JSON to FILE (written to a temporary file and renamed,
                           so FILE is never left half-written); default: standard output.
   --draw FILE             (one input image) write the image with the skeletons drawn as a PNG.
   --draw-dir DIR          write one PNG per image to DIR (created if missing), named after the
                           image (000042.png, photo.jpg -> photo.png; photo.jpg.png if two inputs
-                          share a stem). Joints are coloured by score,
+                          share a stem); for a video, one per frame named by image_id (000001.png,
+                          ...). Joints are coloured by score,
                           red at 0.2 to green at 1; joints and limbs scoring below 0.2 are not drawn.
                           COCO limbs for 17-joint models, MPII limbs for 16.
+  --draw-video FILE       write the frames (of a video or an image sequence, all of one size) with
+                          the skeletons drawn as a video: MPEG-4 part 2, quality 3, at --fps, the
+                          video's own rate, or 30. The container follows the extension: .mp4, .m4v,
+                          .mov, .avi or .mkv. With --track, each person's limbs have their track's
+                          colour and the track id is written above the head. Odd frame sizes lose
+                          their last column or row. Written to a temporary file and renamed.
   --no-flip               skip the flip test (faster, slightly less accurate).
   --decode standard|dark  heatmap decoding: standard (published: argmax plus a quarter pixel towards
                           the higher neighbour; default) or dark (DARK: Taylor step on the log of the
@@ -60,10 +76,31 @@ Options:
                           exist for COCO's 17 joints only: for other joint counts (MPII's 16) NMS is
                           skipped, with a note.
   --no-nms                keep every box's person (no OKS-NMS).
+  --track                 follow people through the frames (a video, or images in input order)
+                          with libhrnet's tracker: each frame's boxes go to the tracker, which
+                          estimates the poses, removes duplicates (OKS-NMS at --nms-threshold),
+                          matches them to the people of earlier frames and smooths the keypoints
+                          (One Euro filter over the frames' timestamps). Each result gets a
+                          "track_id" (>= 1; one person keeps one id); keypoints are the smoothed
+                          ones and the score is the tracker's.
+  --detect-every N        (with --track) give the tracker the boxes of every N-th frame only
+                          (0-based index a multiple of N); on the others it carries each person
+                          forward from its last pose, as a host running its detector every N
+                          frames would. Default 1. A frame given no boxes (also a detector frame
+                          without --dets entries) is one the tracker carries people through.
+  --no-smoothing          (with --track) report the tracker's unsmoothed keypoints.
+  --fps F                 frame rate: timestamps are frame index / F (for --track's smoothing)
+                          and --draw-video's rate. Default: a video's own timestamps and rate;
+                          30 for images.
   -h, --help              show this help and exit.
 
-A progress bar (count, images/s, ETA) is shown on standard error when it is a terminal.
-Exit status: 0 on success, 1 when an input, the model or an output fails, 2 for bad options.
+Output with --track: {"image_id", "category_id": 1, "keypoints", "score", "track_id"} per person
+and frame, in frame order.
+
+A progress bar (count, images/s or frames/s, ETA when the frame count is known) is shown on
+standard error when it is a terminal.
+Exit status: 0 on success, 1 when an input, the model or an output fails (also a video that
+breaks off after some frames, whose results are still written), 2 for bad options.
 """
 
 // MARK: - errors and messages
@@ -99,6 +136,12 @@ struct Options {
     var nmsThreshold: Double = 0.9
     var nmsThresholdGiven = false
     var nms = true
+    var drawVideo: String?
+    var track = false
+    var smoothing = true
+    var smoothingGiven = false
+    var detectEvery: Int?
+    var fps: Double?
     var inputs: [String] = []
 }
 
@@ -174,6 +217,21 @@ func parseOptions(_ argv: [String]) throws -> Options? {
             o.nmsThreshold = t
             o.nmsThresholdGiven = true
         case "--no-nms": try noValue(); o.nms = false
+        case "--draw-video": o.drawVideo = try value()
+        case "--track": try noValue(); o.track = true
+        case "--no-smoothing": try noValue(); o.smoothing = false; o.smoothingGiven = true
+        case "--detect-every":
+            let v = try value()
+            guard let n = Int(v), n >= 1, n <= 1_000_000 else {
+                throw ToolError("--detect-every '\(v)' is not a frame count (1 to 1000000)", usage: true)
+            }
+            o.detectEvery = n
+        case "--fps":
+            let v = try value()
+            guard let f = Double(v), f.isFinite, f > 0, f <= 1000 else {
+                throw ToolError("--fps '\(v)' is not a frame rate (more than 0, at most 1000)", usage: true)
+            }
+            o.fps = f
         default: throw ToolError("unknown option \(raw)", usage: true)
         }
     }
@@ -181,6 +239,12 @@ func parseOptions(_ argv: [String]) throws -> Options? {
     guard !o.inputs.isEmpty else { throw ToolError("no input images given", usage: true) }
     if o.draw != nil && o.drawDir != nil { throw ToolError("give --draw or --draw-dir, not both", usage: true) }
     if o.nmsThresholdGiven && !o.nms { throw ToolError("give --nms-threshold or --no-nms, not both", usage: true) }
+    if !o.track && o.detectEvery != nil { throw ToolError("--detect-every goes with --track", usage: true) }
+    if !o.track && o.smoothingGiven { throw ToolError("--no-smoothing goes with --track", usage: true) }
+    if o.track && !o.nms { throw ToolError("--no-nms does not go with --track (the tracker always removes duplicates; set --nms-threshold)", usage: true) }
+    if let v = o.drawVideo, !VideoWriter.supports(v) {
+        throw ToolError("--draw-video \(v): unsupported extension: use .mp4, .m4v, .mov, .avi or .mkv", usage: true)
+    }
     return o
 }
 
@@ -192,7 +256,13 @@ func isDirectory(_ path: String) -> Bool? {
     return (st.st_mode & S_IFMT) == S_IFDIR
 }
 
-func collectImages(_ inputs: [String]) throws -> [String] {
+/// What the inputs are: image files (given, or found in directories), or one video.
+enum Inputs {
+    case images([String])
+    case video(VideoReader)
+}
+
+func collectInputs(_ inputs: [String]) throws -> Inputs {
     var out: [String] = []
     let exts: Set<String> = ["png", "jpg", "jpeg"]
     for p in inputs {
@@ -208,11 +278,21 @@ func collectImages(_ inputs: [String]) throws -> [String] {
             let full = images.map { (p as NSString).appendingPathComponent($0) }.filter { isDirectory($0) == false }
             guard !full.isEmpty else { throw ToolError("\(p): no .png, .jpg or .jpeg images in this directory") }
             out += full
-        } else {
+        } else if looksLikeImage(p) {
             out.append(p)
+        } else {
+            // Not a PNG or JPEG by content: a video, or nothing this tool reads.
+            let reader: VideoReader
+            do { reader = try VideoReader(path: p) } catch let e as ToolError {
+                throw ToolError("\(p): not a PNG or JPEG image, and FFmpeg cannot read it as a video: \(e.message)")
+            }
+            guard inputs.count == 1 else {
+                throw ToolError("\(p) is a video: a video must be the only input (got \(inputs.count) inputs); run once per video", usage: true)
+            }
+            return .video(reader)
         }
     }
-    return out
+    return .images(out)
 }
 
 /// Checks that `path` can be created later: its directory exists and `path` is not a directory.
@@ -295,23 +375,33 @@ func loadJSON<T: Decodable>(_ type: T.Type, _ path: String, _ what: String) thro
 // MARK: - progress
 
 final class Progress {
-    let total: Int
+    /// Frames expected (a video's may be an estimate), or nil if unknown: no bar, no ETA.
+    let total: Int?
+    /// "img/s" or "fps".
+    let unit: String
     let start = Date()
     let enabled: Bool
-    init(total: Int) {
+    init(total: Int?, unit: String) {
         self.total = total
+        self.unit = unit
         enabled = isatty(STDERR_FILENO) == 1
     }
-    func update(_ done: Int) {
+    func update(_ done: Int, finished: Bool = false) {
         guard enabled else { return }
         let elapsed = Date().timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let eta = rate > 0 ? Double(total - done) / rate : 0
-        let width = 24
-        let filled = total > 0 ? width * done / total : width
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let etaText = done == total ? "done" : "ETA \(Int(eta) / 60):" + String(format: "%02d", Int(eta) % 60)
-        let line = "\r\u{1B}[K[\(bar)] \(done)/\(total)  \(String(format: "%.1f", rate)) img/s  \(etaText)"
+        let rateText = "\(String(format: "%.1f", rate)) \(unit)"
+        let line: String
+        if let total, done <= total, !(finished && done < total) {
+            let eta = rate > 0 ? Double(total - done) / rate : 0
+            let width = 24
+            let filled = total > 0 ? width * done / total : width
+            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+            let etaText = done == total ? "done" : "ETA \(Int(eta) / 60):" + String(format: "%02d", Int(eta) % 60)
+            line = "\r\u{1B}[K[\(bar)] \(done)/\(total)  \(rateText)  \(etaText)"
+        } else {
+            line = "\r\u{1B}[K\(done) frames  \(rateText)" + (finished ? "  done" : "")
+        }
         FileHandle.standardError.write(line.data(using: .utf8)!)
         progressLineActive = true
     }
@@ -326,20 +416,35 @@ final class Progress {
 
 func jsonNumber(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
 
-func resultEntry(imageID: Int, keypoints: ArraySlice<Float>, score: Float) -> String {
+func resultEntry(imageID: Int, keypoints: ArraySlice<Float>, score: Float, trackID: Int64? = nil) -> String {
     "{\"image_id\": \(imageID), \"category_id\": 1, \"keypoints\": ["
-        + keypoints.map(jsonNumber).joined(separator: ", ") + "], \"score\": \(jsonNumber(score))}"
+        + keypoints.map(jsonNumber).joined(separator: ", ") + "], \"score\": \(jsonNumber(score))"
+        + (trackID.map { ", \"track_id\": \($0)" } ?? "") + "}"
 }
 
 // MARK: - main
 
 func run(_ o: Options) throws {
-    let images = try collectImages(o.inputs)
-    if o.draw != nil && images.count != 1 {
+    let inputs = try collectInputs(o.inputs)
+    var images: [String] = []
+    var video: VideoReader? = nil
+    switch inputs {
+    case .images(let list): images = list
+    case .video(let reader): video = reader
+    }
+    if let video {
+        if o.draw != nil {
+            throw ToolError("--draw takes one input image; for a video use --draw-video FILE or --draw-dir DIR", usage: true)
+        }
+        if o.gt != nil {
+            throw ToolError("--gt gives image files their ids; a video's frame k is image_id k + 1 (\(video.path))", usage: true)
+        }
+    } else if o.draw != nil && images.count != 1 {
         throw ToolError("--draw takes one input image (got \(images.count)); use --draw-dir DIR for several", usage: true)
     }
     if let out = o.output { try checkOutputPath(out, "--output") }
     if let d = o.draw { try checkOutputPath(d, "--draw") }
+    if let v = o.drawVideo { try checkOutputPath(v, "--draw-video") }
     if let dir = o.drawDir {
         switch isDirectory(dir) {
         case .some(true): break
@@ -401,76 +506,118 @@ func run(_ o: Options) throws {
     let k = session.joints
     let skeleton = Skeleton.forJoints(k)
     let sigmas = k == Skeleton.coco17.joints.count ? Skeleton.coco17.sigmas : nil
-    if o.nms && sigmas == nil {
+    if o.nms && !o.track && sigmas == nil {
         printErr("hrnet-pose: note: OKS-NMS skipped: the model has \(k) joints and OKS sigmas exist for COCO's 17 only")
     }
     let options = EstimateOptions(flip: o.flip, decode: o.decode)
+    let tracker: PoseTracker? = o.track ? try PoseTracker(o) : nil
 
+    var source: FrameSource
+    if let video {
+        source = VideoFrames(reader: video, fps: o.fps)
+    } else {
+        source = ImageFiles(paths: images, ids: ids, drawNames: drawNames, fps: o.fps ?? 30)
+    }
+    let videoFPS = o.fps ?? (video.map { $0.fps > 0 ? $0.fps : 30 } ?? 30)
+    var videoOut: VideoWriter? = nil
     var entries: [String] = []
-    let progress = Progress(total: images.count)
+    var framesDone = 0
+    var readError: VideoReadError? = nil
+    let progress = Progress(total: source.expectedCount, unit: video == nil ? "img/s" : "fps")
     progress.update(0)
-    for (i, path) in images.enumerated() {
-        var image = try readImage(path)
-        let id = ids[i]
-        var boxes = o.dets == nil ? [PersonBox(x: 0, y: 0, w: Double(image.width), h: Double(image.height), score: 1)]
-                                  : boxesByImage[id] ?? []
-        let before = boxes.count
-        boxes = CLIInputs.usableBoxes(boxes, width: image.width, height: image.height)
-        if boxes.count < before {
-            printErr("hrnet-pose: warning: \(path): skipped \(before - boxes.count) box(es) with no area, a non-finite value or no overlap with the \(image.width)x\(image.height) image")
-        }
-        var kept: [Int] = []
-        var result: PoseResult? = nil
-        if !boxes.isEmpty {
-            let r: PoseResult
-            do {
-                r = try image.pixels.withUnsafeBufferPointer { px in
-                    let view = ImageView(data: px.baseAddress!, width: image.width, height: image.height, stride: image.width * 3, format: .rgb8)
-                    return try session.estimate(frame: view, boxes: boxes, options: options)
+    do {
+        while var frame = try source.next() {
+            let id = frame.imageID
+            let w = frame.image.width, h = frame.image.height
+            // This frame's boxes; with --track --detect-every N, only every N-th frame has any.
+            let detectorFrame = frame.index % (o.detectEvery ?? 1) == 0
+            var boxes: [PersonBox] = []
+            if detectorFrame {
+                boxes = o.dets == nil ? [PersonBox(x: 0, y: 0, w: Double(w), h: Double(h), score: 1)] : boxesByImage[id] ?? []
+                let before = boxes.count
+                boxes = CLIInputs.usableBoxes(boxes, width: w, height: h)
+                if boxes.count < before {
+                    printErr("hrnet-pose: warning: \(frame.name): skipped \(before - boxes.count) box(es) with no area, a non-finite value or no overlap with the \(w)x\(h) image")
                 }
-            } catch let e as HRNetError {
-                throw ToolError("\(path): \(e.message)")
             }
-            if o.nms, let sigmas {
+            // The people on this frame: keypoints (K x 3 each, back to back), scores, track ids.
+            var keypoints: [Float] = []
+            var scores: [Float] = []
+            var trackIDs: [Int64]? = nil
+            if let tracker {
+                let people = try tracker.update(session: session, frame: frame, boxes: boxes, options: options)
+                for p in people {
+                    keypoints += p.keypoints
+                    scores.append(p.score)
+                }
+                trackIDs = people.map { $0.trackId }
+            } else if !boxes.isEmpty {
+                let r: PoseResult
                 do {
-                    kept = try r.keypoints.withUnsafeBufferPointer {
-                        try OKS.nms(keypoints: $0.baseAddress!, scores: r.scores, areas: r.areas, joints: k,
-                                    sigmas: sigmas, threshold: o.nmsThreshold)
+                    r = try frame.image.pixels.withUnsafeBufferPointer { px in
+                        let view = ImageView(data: px.baseAddress!, width: w, height: h, stride: w * 3, format: .rgb8)
+                        return try session.estimate(frame: view, boxes: boxes, options: options)
                     }
                 } catch let e as HRNetError {
-                    throw ToolError("\(path): OKS-NMS: \(e.message)")
+                    throw ToolError("\(frame.name): \(e.message)")
                 }
-            } else {
-                kept = Array(0..<boxes.count)
+                var kept = Array(0..<boxes.count)
+                if o.nms, let sigmas {
+                    do {
+                        kept = try r.keypoints.withUnsafeBufferPointer {
+                            try OKS.nms(keypoints: $0.baseAddress!, scores: r.scores, areas: r.areas, joints: k,
+                                        sigmas: sigmas, threshold: o.nmsThreshold)
+                        }
+                    } catch let e as HRNetError {
+                        throw ToolError("\(frame.name): OKS-NMS: \(e.message)")
+                    }
+                }
+                for p in kept {
+                    keypoints += r.keypoints[(p * k * 3)..<((p + 1) * k * 3)]
+                    scores.append(r.scores[p])
+                }
             }
-            for p in kept {
-                entries.append(resultEntry(imageID: id, keypoints: r.keypoints[(p * k * 3)..<((p + 1) * k * 3)], score: r.scores[p]))
+            for p in 0..<scores.count {
+                entries.append(resultEntry(imageID: id, keypoints: keypoints[(p * k * 3)..<((p + 1) * k * 3)],
+                                           score: scores[p], trackID: trackIDs?[p]))
             }
-            result = r
+            if o.draw != nil || o.drawDir != nil || o.drawVideo != nil {
+                if let trackIDs {
+                    drawTracked(&frame.image, keypoints: keypoints, ids: trackIDs, joints: k, skeleton: skeleton)
+                } else {
+                    drawPoses(&frame.image, keypoints: keypoints, count: scores.count, joints: k, skeleton: skeleton)
+                }
+                if let d = o.draw {
+                    try writePNG(frame.image, to: d)
+                } else if let dir = o.drawDir {
+                    try writePNG(frame.image, to: (dir as NSString).appendingPathComponent(frame.drawName))
+                }
+                if let path = o.drawVideo {
+                    if videoOut == nil { videoOut = try VideoWriter(path: path, width: w, height: h, fps: videoFPS) }
+                    try videoOut!.write(frame.image, name: frame.name)
+                }
+            }
+            framesDone += 1
+            progress.update(framesDone)
         }
-        if o.draw != nil || o.drawDir != nil {
-            if let r = result {
-                var kp: [Float] = []
-                for p in kept { kp += r.keypoints[(p * k * 3)..<((p + 1) * k * 3)] }
-                drawPoses(&image, keypoints: kp, count: kept.count, joints: k, skeleton: skeleton)
-            }
-            let out: String
-            if let d = o.draw {
-                out = d
-            } else {
-                out = (o.drawDir! as NSString).appendingPathComponent(drawNames[i])
-            }
-            try writePNG(image, to: out)
-        }
-        progress.update(i + 1)
+    } catch let e as VideoReadError {
+        readError = e
     }
+    progress.update(framesDone, finished: true)
     progress.finish()
 
+    // A video that broke off still gets the results (and drawn frames) read before the break.
+    try videoOut?.finish()
     let json = entries.isEmpty ? "[]\n" : "[\n  " + entries.joined(separator: ",\n  ") + "\n]\n"
     if let out = o.output {
         try writeAtomically(out) { tmp in try writeData(json.data(using: .utf8)!, to: tmp) }
     } else {
         FileHandle.standardOutput.write(json.data(using: .utf8)!)
+    }
+    if let e = readError {
+        let n = e.framesRead
+        throw ToolError("\(e.path): cannot read frame \(n + 1) (image_id \(n + 1)): \(e.message); "
+                        + (n == 0 ? "no frame was read" : "the results of the \(n) frame\(n == 1 ? "" : "s") before it (image_id 1-\(n)) were written"))
     }
 }
 

@@ -397,15 +397,12 @@ def test_failure_keeps_an_existing_output_file(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["000001.png", "000002.png", "r.json"]
 
 
-def test_progress_bar_only_on_a_terminal(tmp_path):
-    """On a terminal stderr gets a progress bar (count, img/s, ETA); piped, stderr stays empty
-    (checked in the other tests)."""
+def run_with_terminal_stderr(*args):
+    """Runs the tool with stderr on a pseudo-terminal: (completed process, what stderr showed)."""
     import pty
     master, slave = pty.openpty()
     try:
-        p = subprocess.run([str(TOOL), *map(str, BASE), "--output", str(tmp_path / "r.json"),
-                            SAMPLES / "images" / "000001.png", SAMPLES / "images" / "000002.png"],
-                           stdout=subprocess.PIPE, stderr=slave, timeout=600)
+        p = subprocess.run([str(TOOL), *map(str, args)], stdout=subprocess.PIPE, stderr=slave, timeout=600)
     finally:
         os.close(slave)
     seen = b""
@@ -418,8 +415,15 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
             break
         seen += chunk
     os.close(master)
+    return p, seen.decode()
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    """On a terminal stderr gets a progress bar (count, img/s, ETA); piped, stderr stays empty
+    (checked in the other tests)."""
+    p, text = run_with_terminal_stderr(*BASE, "--output", tmp_path / "r.json",
+                                       SAMPLES / "images" / "000001.png", SAMPLES / "images" / "000002.png")
     assert p.returncode == 0 and p.stdout == b""
-    text = seen.decode()
     assert "2/2" in text and "img/s" in text and ("ETA" in text or "done" in text), text
     assert len(results_of(tmp_path / "r.json")) == 2
 
