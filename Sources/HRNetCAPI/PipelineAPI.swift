@@ -147,6 +147,29 @@ public func hrnetDecodeHeatmaps(_ heatmaps: UnsafePointer<Float>?, _ n: Int, _ j
     }
 }
 
+@_cdecl("hrnet_keypoint_covariances")
+public func hrnetKeypointCovariances(_ heatmaps: UnsafePointer<Float>?, _ n: Int, _ joints: Int32, _ hh: Int32, _ hw: Int32,
+                                     _ boxes: UnsafePointer<hrnet_box>?, _ ih: Int32, _ iw: Int32,
+                                     _ covariances: UnsafeMutablePointer<Float>?, _ capacity: Int) -> hrnet_status {
+    let fn = "hrnet_keypoint_covariances"
+    return global {
+        guard let heatmaps else { throw HRNetError.invalidArgument("\(fn): heatmaps is NULL") }
+        guard let covariances else { throw HRNetError.invalidArgument("\(fn): covariances is NULL") }
+        guard n >= 1 else { throw HRNetError.invalidArgument("\(fn): n is \(UInt(bitPattern: n)); it must be at least 1 (and fit in a signed size)") }
+        guard joints > 0, hh > 0, hw > 0 else { throw HRNetError.invalidArgument("\(fn): heatmap shape \(n)x\(joints)x\(hh)x\(hw) is invalid") }
+        guard (ih == 0) == (iw == 0), ih >= 0, iw >= 0 else { throw HRNetError.invalidArgument("\(fn): input size \(ih)x\(iw) is invalid (0x0 = 4 x heatmap size)") }
+        let (need, o) = n.multipliedReportingOverflow(by: Int(joints) * 4)
+        guard !o else { throw HRNetError.invalidArgument("\(fn): n x joints x 4 = \(n) x \(joints) x 4 overflows: no buffer holds that many floats") }
+        // capacity is a size_t: compared unsigned, so SIZE_MAX is large, not -1.
+        guard UInt(bitPattern: capacity) >= UInt(need) else {
+            throw HRNetError.bufferTooSmall("\(fn): covariance_capacity is \(UInt(bitPattern: capacity)) floats, the result needs n x \(joints) x 4 = \(need)")
+        }
+        try PoseDecoding.covariances(heatmaps, count: n, joints: Int(joints), height: Int(hh), width: Int(hw),
+                                     box: boxes.map { b in { personBox(b, $0) } },
+                                     inputHeight: ih == 0 ? nil : Int(ih), inputWidth: iw == 0 ? nil : Int(iw), into: covariances)
+    }
+}
+
 @_cdecl("hrnet_box_area")
 public func hrnetBoxArea(_ box: UnsafePointer<hrnet_box>?, _ ih: Int32, _ iw: Int32) -> Double {
     guard let b = box?.pointee, ih > 0, iw > 0, b.width > 0, b.height > 0, b.x.isFinite, b.y.isFinite, b.width.isFinite, b.height.isFinite else { return 0 }

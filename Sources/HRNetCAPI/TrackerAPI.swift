@@ -108,7 +108,7 @@ public func hrnetTrackerUpdate(_ t: OpaquePointer?, _ s: OpaquePointer?, _ frame
         let options = try estimateOptions(o, fn, joints: se.joints)
         let k = se.joints
         try tracker.update(session: se, frame: view, timestamp: timestamp, count: n,
-                           box: { personBox(boxes!, $0) }, options: options) { people in
+                           box: { personBox(boxes!, $0) }, options: options, covariances: r.covariances != nil) { people in
             result.pointee.count = people.count
             guard people.count <= r.capacity else {
                 throw HRNetError.bufferTooSmall("\(fn): result->capacity is \(r.capacity) people, this frame has \(people.count) (result->count says so; the tracker is unchanged, call again with room for them)")
@@ -125,6 +125,9 @@ public func hrnetTrackerUpdate(_ t: OpaquePointer?, _ s: OpaquePointer?, _ frame
                     bx[4 * i + 2] = Float(p.box.w); bx[4 * i + 3] = Float(p.box.h)
                 }
                 r.frames_since_detected?[i] = Int32(clamping: p.framesSinceDetected)
+                if let cv = r.covariances {
+                    for j in 0..<(4 * k) { cv[i * 4 * k + j] = j < p.covariances.count ? p.covariances[j] : 0 }
+                }
             }
         }
     }

@@ -2285,7 +2285,7 @@ static const float FIGURE_BOX[4] = {9.920f, 15.270f, 66.697f, 159.031f};
 
 typedef struct {
     int64_t ids[16];
-    float kp[16 * 17 * 3], raw[16 * 17 * 3], scores[16], boxes[16 * 4];
+    float kp[16 * 17 * 3], raw[16 * 17 * 3], scores[16], boxes[16 * 4], cov[16 * 17 * 4];
     int32_t since[16];
     hrnet_tracker_result r;
 } trk_out;
@@ -2301,6 +2301,7 @@ static void trk_out_init(trk_out *o, size_t capacity)
     o->r.scores = o->scores;
     o->r.boxes = o->boxes;
     o->r.frames_since_detected = o->since;
+    o->r.covariances = o->cov;
 }
 
 /* The scene with the figure's left edge at x. */
@@ -2427,6 +2428,7 @@ static void case_tracker(void)
         if (f == 0) first_id = o.ids[0];
         CHECK(o.ids[0] == first_id && first_id >= 1, "frame %d: the same id (%lld, first %lld)", f, (long long)o.ids[0], (long long)first_id);
         CHECK(o.since[0] == f % 3, "frame %d: frames since detected %d", f, o.since[0]);
+        CHECK(o.cov[0] > 0 && o.cov[3] > 0 && o.cov[1] == o.cov[2], "frame %d: covariances reported", f);
         CHECK(memcmp(o.kp, o2.kp, 17 * 3 * sizeof(float)) == 0 && memcmp(o.raw, o2.raw, 17 * 3 * sizeof(float)) == 0 &&
               o.scores[0] == o2.scores[0] && memcmp(o.boxes, o2.boxes, 4 * sizeof(float)) == 0,
               "frame %d: the same result as a tracker that saw no failed call", f);
@@ -2446,7 +2448,7 @@ static void case_tracker(void)
         CHECK(o.r.count == 1 && o.ids[0] > first_id, "after reset: a new id %lld > %lld", (long long)o.ids[0], (long long)first_id);
     /* only track_ids and keypoints are required */
     trk_out_init(&o, 16);
-    o.r.raw_keypoints = NULL; o.r.scores = NULL; o.r.boxes = NULL; o.r.frames_since_detected = NULL;
+    o.r.raw_keypoints = NULL; o.r.scores = NULL; o.r.boxes = NULL; o.r.frames_since_detected = NULL; o.r.covariances = NULL;
     EXPECT_STATUS(trk_step(t, s, frame, &fig, 108, 0, 1 / 30.0, &o), HRNET_OK, s, "optional arrays NULL");
     /* a model with another joint count is refused until reset */
     hrnet_session *mpii = NULL;
@@ -2463,6 +2465,40 @@ done:
     hrnet_session_close(s);
     free(frame);
     npy_free(&fig);
+}
+
+
+/* hrnet_keypoint_covariances: arguments, and a valid call's shape. */
+static void case_covariances(void)
+{
+    enum { K = 2, HH = 32, HW = 24 };
+    float *hm = malloc(sizeof(float) * K * HH * HW), cov[K * 4];
+    for (int j = 0; j < K; j++)
+        for (int y = 0; y < HH; y++)
+            for (int x = 0; x < HW; x++) {
+                double dx = x - 10, dy = y - 14, s = j == 0 ? 2.0 : 4.0;
+                hm[(j * HH + y) * HW + x] = (float)exp(-(dx * dx + dy * dy) / (2 * s * s));
+            }
+    hrnet_box box = {40, 30, 60, 80, 1};
+    if (EXPECT_STATUS(hrnet_keypoint_covariances(hm, 1, K, HH, HW, &box, 128, 96, cov, K * 4), HRNET_OK, NULL, "covariances")) {
+        for (int j = 0; j < K; j++)
+            CHECK(cov[4 * j + 1] == cov[4 * j + 2] && cov[4 * j] > 0 && cov[4 * j + 3] > 0 &&
+                  cov[4 * j] * cov[4 * j + 3] > cov[4 * j + 1] * cov[4 * j + 1],
+                  "joint %d: symmetric positive definite (%g %g %g %g)", j, cov[4 * j], cov[4 * j + 1], cov[4 * j + 2], cov[4 * j + 3]);
+        CHECK(cov[4] > cov[0], "the flatter heatmap is less sure (%g > %g)", cov[4], cov[0]);
+    }
+    EXPECT_STATUS(hrnet_keypoint_covariances(NULL, 1, K, HH, HW, NULL, 0, 0, cov, K * 4), HRNET_ERR_INVALID_ARGUMENT, NULL, "covariances(NULL heatmaps)");
+    EXPECT_STATUS(hrnet_keypoint_covariances(hm, 1, K, HH, HW, NULL, 0, 0, NULL, K * 4), HRNET_ERR_INVALID_ARGUMENT, NULL, "covariances(NULL out)");
+    EXPECT_STATUS(hrnet_keypoint_covariances(hm, 1, K, HH, HW, NULL, 0, 0, cov, K * 4 - 1), HRNET_ERR_BUFFER_TOO_SMALL, NULL, "covariances(capacity short by one)");
+    EXPECT_STATUS(hrnet_keypoint_covariances(hm, 0, K, HH, HW, NULL, 0, 0, cov, K * 4), HRNET_ERR_INVALID_ARGUMENT, NULL, "covariances(n 0)");
+    EXPECT_STATUS(hrnet_keypoint_covariances(hm, 1, K, 0, HW, NULL, 0, 0, cov, K * 4), HRNET_ERR_INVALID_ARGUMENT, NULL, "covariances(height 0)");
+    EXPECT_STATUS(hrnet_keypoint_covariances(hm, (size_t)1 << 62, K, HH, HW, NULL, 0, 0, cov, SIZE_MAX), HRNET_ERR_INVALID_ARGUMENT, NULL, "covariances(n 2^62)");
+    EXPECT_STATUS(hrnet_keypoint_covariances(hm, 1, K, HH, HW, NULL, 128, 0, cov, K * 4), HRNET_ERR_INVALID_ARGUMENT, NULL, "covariances(input 128x0)");
+    hrnet_box bad = {0, 0, 0, 10, 1};
+    EXPECT_STATUS(hrnet_keypoint_covariances(hm, 1, K, HH, HW, &bad, 0, 0, cov, K * 4), HRNET_ERR_INVALID_ARGUMENT, NULL, "covariances(box of width 0)");
+    hm[5] = NAN;
+    EXPECT_STATUS(hrnet_keypoint_covariances(hm, 1, K, HH, HW, NULL, 0, 0, cov, K * 4), HRNET_ERR_INVALID_ARGUMENT, NULL, "covariances(NaN heatmap)");
+    free(hm);
 }
 
 static const test_case g_cases[] = {
@@ -2490,6 +2526,7 @@ static const test_case g_cases[] = {
     {"out_of_memory", case_out_of_memory},
     {"concurrent_load", case_concurrent_load},
     {"tracker", case_tracker},
+    {"covariances", case_covariances},
 };
 #define NCASES (sizeof g_cases / sizeof g_cases[0])
 

@@ -13,13 +13,13 @@ The shared library is looked up in $HRNET_LIBRARY, then next to this package
 
 from . import _lib
 from .errors import HRNetError, Status, status_string
-from .pipeline import Skeleton, box_area, decode_heatmaps, oks_nms, skeleton
+from .pipeline import Skeleton, box_area, decode_heatmaps, keypoint_covariances, oks_nms, skeleton
 from .session import Info, Model, Session
 from .tracking import Person, Tracker
 
 __all__ = ["Session", "Model", "Info", "HRNetError", "Status", "status_string", "version",
            "version_number", "library_path", "__version__", "Skeleton", "skeleton",
-           "decode_heatmaps", "oks_nms", "box_area", "kernel_sets", "Tracker", "Person"]
+           "decode_heatmaps", "keypoint_covariances", "oks_nms", "box_area", "kernel_sets", "Tracker", "Person"]
 
 
 def version():

@@ -101,6 +101,7 @@ class hrnet_tracker_result(ctypes.Structure):
         ("scores", ctypes.POINTER(ctypes.c_float)),
         ("boxes", ctypes.POINTER(ctypes.c_float)),
         ("frames_since_detected", ctypes.POINTER(ctypes.c_int32)),
+        ("covariances", ctypes.POINTER(ctypes.c_float)),
     ]
 
 
@@ -198,6 +199,9 @@ def _declare(lib):
         ("hrnet_decode_heatmaps", status_t,
          [float_p, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
           box_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, float_p, ctypes.c_size_t]),
+        ("hrnet_keypoint_covariances", status_t,
+         [float_p, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+          box_p, ctypes.c_int32, ctypes.c_int32, float_p, ctypes.c_size_t]),
         ("hrnet_box_area", ctypes.c_double, [box_p, ctypes.c_int32, ctypes.c_int32]),
         ("hrnet_oks_nms", status_t,
          [float_p, float_p, float_p, ctypes.c_size_t, ctypes.c_int32, float_p, ctypes.c_float,

@@ -256,17 +256,8 @@ def _size_pair(fn, name, value):
     return tuple(out)
 
 
-def decode_heatmaps(heatmaps, boxes=None, method="standard", input_size=None):
-    """Heatmaps (N x K x h x w, any real dtype, made float32) -> keypoints N x K x 3 float32.
-
-    ``boxes`` (N x 4 or N x 5, frame pixels): keypoints in frame pixels, each box turned into its
-    region as :meth:`Session.estimate_boxes` does for a network input of ``input_size``
-    ((H, W); default 4 x the heatmap size). Without boxes, keypoints are in network-input
-    pixels (4 x heatmap pixels). ``method``: ``"standard"`` (argmax + quarter offset, as
-    published) or ``"dark"`` (DARK: Taylor step on the log of the smoothed heatmap).
-    """
-    fn = "decode_heatmaps"
-    m = _decode_method(fn, method)
+def _heatmap_args(fn, heatmaps, boxes, input_size):
+    """Checks decode-style arguments -> (float32 heatmaps, box array or None, n, k, hh, hw, ih, iw)."""
     if not isinstance(heatmaps, np.ndarray):
         heatmaps = np.asarray(heatmaps)
     if not (np.issubdtype(heatmaps.dtype, np.floating) or np.issubdtype(heatmaps.dtype, np.integer)):
@@ -292,6 +283,34 @@ def decode_heatmaps(heatmaps, boxes=None, method="standard", input_size=None):
     ih = iw = 0
     if input_size is not None:
         ih, iw = _size_pair(fn, "input_size", input_size)
+    return hm, bx, n, k, hh, hw, ih, iw
+
+
+def keypoint_covariances(heatmaps, boxes=None, input_size=None):
+    """Per-joint uncertainty: heatmaps (N x K x h x w) -> covariances N x K x 2 x 2 float32
+    (pixels^2, in the coordinates :func:`decode_heatmaps` gives for the same arguments), from
+    each heatmap's spread around its peak and any competing second peak, calibrated on the
+    bundled synthetic data (hrnet_keypoint_covariances; README "How far to trust each joint")."""
+    fn = "keypoint_covariances"
+    hm, bx, n, k, hh, hw, ih, iw = _heatmap_args(fn, heatmaps, boxes, input_size)
+    out = np.empty((n, k, 2, 2), np.float32)
+    check(_lib.lib.hrnet_keypoint_covariances(_float_ptr(hm), n, k, hh, hw, bx, ih, iw,
+                                              _float_ptr(out), out.size))
+    return out
+
+
+def decode_heatmaps(heatmaps, boxes=None, method="standard", input_size=None):
+    """Heatmaps (N x K x h x w, any real dtype, made float32) -> keypoints N x K x 3 float32.
+
+    ``boxes`` (N x 4 or N x 5, frame pixels): keypoints in frame pixels, each box turned into its
+    region as :meth:`Session.estimate_boxes` does for a network input of ``input_size``
+    ((H, W); default 4 x the heatmap size). Without boxes, keypoints are in network-input
+    pixels (4 x heatmap pixels). ``method``: ``"standard"`` (argmax + quarter offset, as
+    published) or ``"dark"`` (DARK: Taylor step on the log of the smoothed heatmap).
+    """
+    fn = "decode_heatmaps"
+    m = _decode_method(fn, method)
+    hm, bx, n, k, hh, hw, ih, iw = _heatmap_args(fn, heatmaps, boxes, input_size)
     out = np.empty((n, k, 3), np.float32)
     status = _lib.lib.hrnet_decode_heatmaps(_float_ptr(hm), n, k, hh, hw, bx, ih, iw, m,
                                             _float_ptr(out), out.size)

@@ -29,6 +29,9 @@ class Person:
     box: tuple
     #: 0 if a detector box gave this frame's pose, else frames since one last did.
     frames_since_detected: int
+    #: K x 2 x 2 float32 covariances of ``raw_keypoints`` (frame pixels^2), if the tracker was
+    #: made with ``covariances=True``, else None.
+    covariances: np.ndarray = None
 
 
 _DEFAULT_INTERVAL = 1.0 / 30
@@ -39,7 +42,10 @@ class Tracker:
 
     ``Tracker(session, smoothing=True, min_cutoff=2.0, beta=8.0, derivative_cutoff=1.0,
     match_threshold=0.3, max_lost_frames=30, confirm_frames=1, min_carry_score=0.3,
-    nms_threshold=0.9, flip=True, decode="standard")``
+    nms_threshold=0.9, flip=True, decode="standard", covariances=False)``
+
+    ``covariances=True`` adds each person's per-joint 2x2 covariances (see
+    :func:`hrnet.keypoint_covariances`) to the results.
 
     ``update(frame, boxes=None, timestamp=None)`` runs the session on this frame's detector
     boxes (``None`` or empty: no detector on this frame, every live track is carried forward
@@ -54,7 +60,7 @@ class Tracker:
 
     def __init__(self, session, smoothing=True, min_cutoff=2.0, beta=8.0, derivative_cutoff=1.0,
                  match_threshold=0.3, max_lost_frames=30, confirm_frames=1, min_carry_score=0.3,
-                 nms_threshold=0.9, flip=True, decode="standard", flip_pairs=None):
+                 nms_threshold=0.9, flip=True, decode="standard", flip_pairs=None, covariances=False):
         from .session import Session
         self._ptr = None
         self._lock = threading.Lock()
@@ -81,6 +87,9 @@ class Tracker:
                 raise ValueError("Tracker: %s %r is out of range" % (name, v))
             setattr(opts, name, int(v))
         self._estimate = _estimate_options("Tracker", flip, decode, flip_pairs)
+        if not isinstance(covariances, (bool, np.bool_)):
+            raise TypeError("Tracker: covariances must be True or False, got %r" % (covariances,))
+        self._covariances = bool(covariances)
         ptr = _lib.tracker_p()
         check(_lib.lib.hrnet_tracker_create(ctypes.byref(opts), ctypes.byref(ptr)))
         self._ptr = ptr
@@ -150,6 +159,7 @@ class Tracker:
                 scores = np.empty(cap, np.float32)
                 boxes_out = np.empty((cap, 4), np.float32)
                 since = np.empty(cap, np.int32)
+                cov = np.empty((cap, k, 2, 2), np.float32) if self._covariances else None
                 res = _lib.hrnet_tracker_result(
                     struct_size=ctypes.sizeof(_lib.hrnet_tracker_result), capacity=cap, count=0,
                     track_ids=ids.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
@@ -157,7 +167,8 @@ class Tracker:
                     raw_keypoints=raw.ctypes.data_as(_lib.float_p),
                     scores=scores.ctypes.data_as(_lib.float_p),
                     boxes=boxes_out.ctypes.data_as(_lib.float_p),
-                    frames_since_detected=since.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)))
+                    frames_since_detected=since.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+                    covariances=cov.ctypes.data_as(_lib.float_p) if cov is not None else None)
                 status = _lib.lib.hrnet_tracker_update(self._ptr, s._ptr, ctypes.byref(img), ts, bx, n,
                                                        ctypes.byref(opts), ctypes.byref(res))
                 if status == Status.ERR_BUFFER_TOO_SMALL and res.count > cap:
@@ -170,7 +181,8 @@ class Tracker:
         del alive, pairs
         return [Person(track_id=int(ids[i]), keypoints=kp[i].copy(), raw_keypoints=raw[i].copy(),
                        score=float(scores[i]), box=tuple(float(v) for v in boxes_out[i]),
-                       frames_since_detected=int(since[i]))
+                       frames_since_detected=int(since[i]),
+                       covariances=cov[i].copy() if cov is not None else None)
                 for i in range(res.count)]
 
     def __repr__(self):

@@ -24,6 +24,8 @@ public struct PoseResult {
     public var areas: [Float]
     /// N x K x h x w heatmaps after flip merging, if asked for.
     public var heatmaps: [Float]?
+    /// N x K x 4 keypoint covariances (Uncertainty), if asked for.
+    public var covariances: [Float]? = nil
 }
 
 /// ImageNet normalisation, RGB order, as published.
@@ -42,23 +44,29 @@ public struct PoseOutputs {
     public var areas: UnsafeMutablePointer<Float>?
     /// N x K x h x w heatmaps after flip merging, or nil.
     public var heatmaps: UnsafeMutablePointer<Float>?
+    /// N x K x 4 keypoint covariances (Uncertainty), or nil.
+    public var covariances: UnsafeMutablePointer<Float>?
     public init(keypoints: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>? = nil,
-                areas: UnsafeMutablePointer<Float>? = nil, heatmaps: UnsafeMutablePointer<Float>? = nil) {
+                areas: UnsafeMutablePointer<Float>? = nil, heatmaps: UnsafeMutablePointer<Float>? = nil,
+                covariances: UnsafeMutablePointer<Float>? = nil) {
         self.keypoints = keypoints
         self.scores = scores
         self.areas = areas
         self.heatmaps = heatmaps
+        self.covariances = covariances
     }
 }
 
 extension Session {
     /// Estimates poses on `boxes` in `frame` (published top-down pipeline), batched through the network.
     public func estimate(frame: ImageView, boxes: [PersonBox], options: EstimateOptions = EstimateOptions(),
-                         wantHeatmaps: Bool = false) throws -> PoseResult {
+                         wantHeatmaps: Bool = false, wantCovariances: Bool = false) throws -> PoseResult {
         try frame.validate("frame")
         // No boxes is a frame with nobody in it (normal in a stream): no people.
-        guard !boxes.isEmpty else { return PoseResult(keypoints: [], scores: [], areas: [], heatmaps: wantHeatmaps ? [] : nil) }
-        return try withResult(count: boxes.count, wantHeatmaps: wantHeatmaps) {
+        guard !boxes.isEmpty else {
+            return PoseResult(keypoints: [], scores: [], areas: [], heatmaps: wantHeatmaps ? [] : nil, covariances: wantCovariances ? [] : nil)
+        }
+        return try withResult(count: boxes.count, wantHeatmaps: wantHeatmaps, wantCovariances: wantCovariances) {
             try estimate(frame: frame, count: boxes.count, box: { boxes[$0] }, options: options, into: $0)
         }
     }
@@ -73,22 +81,28 @@ extension Session {
     }
 
     /// Runs `body` on buffers for `n` results and returns them as arrays.
-    private func withResult(count n: Int, wantHeatmaps: Bool, _ body: (PoseOutputs) throws -> Void) throws -> PoseResult {
+    private func withResult(count n: Int, wantHeatmaps: Bool, wantCovariances: Bool = false,
+                            _ body: (PoseOutputs) throws -> Void) throws -> PoseResult {
         let tooMany = HRNetError.invalidArgument("\(n) people are too many for one call")
         var keypoints = [Float](repeating: 0, count: try checkedProduct(n, joints, 3, or: tooMany))
         var scores = [Float](repeating: 0, count: n), areas = [Float](repeating: 0, count: n)
         var heat = wantHeatmaps ? [Float](repeating: 0, count: try checkedProduct(n, heatmapCount, or: tooMany)) : []
+        var cov = wantCovariances ? [Float](repeating: 0, count: try checkedProduct(n, joints, 4, or: tooMany)) : []
         try keypoints.withUnsafeMutableBufferPointer { kp in
             try scores.withUnsafeMutableBufferPointer { sc in
                 try areas.withUnsafeMutableBufferPointer { ar in
                     try heat.withUnsafeMutableBufferPointer { hm in
-                        try body(PoseOutputs(keypoints: kp.baseAddress!, scores: sc.baseAddress, areas: ar.baseAddress,
-                                             heatmaps: wantHeatmaps ? hm.baseAddress : nil))
+                        try cov.withUnsafeMutableBufferPointer { cv in
+                            try body(PoseOutputs(keypoints: kp.baseAddress!, scores: sc.baseAddress, areas: ar.baseAddress,
+                                                 heatmaps: wantHeatmaps ? hm.baseAddress : nil,
+                                                 covariances: wantCovariances ? cv.baseAddress : nil))
+                        }
                     }
                 }
             }
         }
-        return PoseResult(keypoints: keypoints, scores: scores, areas: areas, heatmaps: wantHeatmaps ? heat : nil)
+        return PoseResult(keypoints: keypoints, scores: scores, areas: areas, heatmaps: wantHeatmaps ? heat : nil,
+                          covariances: wantCovariances ? cov : nil)
     }
 
     /// The published top-down pipeline on `n` boxes of `frame`, read through `box(i)`, with the
@@ -195,6 +209,12 @@ extension Session {
             }
             out.scores?[i] = count > 0 ? Float(boxScore(i)) * sum / Float(count) : 0
             out.areas?[i] = Float(t.area)
+            if let cov = out.covariances {
+                for j in 0..<k {
+                    Uncertainty.covariance(heat + i * heatmapCount + j * hw * hh, width: hw, height: hh, transform: t,
+                                           into: cov + (i * k + j) * 4)
+                }
+            }
         }
         out.heatmaps?.update(from: heat, count: n * heatmapCount)
     }

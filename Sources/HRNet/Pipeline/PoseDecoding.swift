@@ -38,6 +38,37 @@ public enum PoseDecoding {
         _ = try checkedProduct(n, k, 3, or: tooLarge)
     }
 
+    /// Per-joint covariances (Uncertainty) of N x K heatmaps into `out` (N x K x 4 floats), in
+    /// the coordinates `decode` gives for the same arguments.
+    public static func covariances(_ heatmaps: UnsafePointer<Float>, count n: Int, joints k: Int, height hh: Int, width hw: Int,
+                                   box: ((Int) -> PersonBox)?, inputHeight: Int?, inputWidth: Int?,
+                                   into out: UnsafeMutablePointer<Float>) throws {
+        try checkShape(count: n, joints: k, height: hh, width: hw)
+        _ = try checkedProduct(n, k, 4, or: HRNetError.invalidArgument("N x K x 4 = \(n) x \(k) x 4 overflows"))
+        let H = inputHeight ?? hh * 4, W = inputWidth ?? hw * 4
+        guard H > 0, W > 0 else { throw HRNetError.invalidArgument("input size \(H)x\(W) is invalid") }
+        if let box {
+            for i in 0..<n {
+                let b = box(i)
+                guard b.x.isFinite, b.y.isFinite, b.w.isFinite, b.h.isFinite, b.w > 0, b.h > 0 else {
+                    throw HRNetError.invalidArgument("box \(i) (\(b.x), \(b.y), \(b.w), \(b.h)) needs finite coordinates and a positive size")
+                }
+            }
+        }
+        for i in 0..<n {
+            let t: CropTransform
+            if let b = box?(i) { t = CropTransform(box: b.x, b.y, b.w, b.h, inputWidth: W, inputHeight: H) }
+            else { t = CropTransform(cropWidth: W, cropHeight: H, inputWidth: W, inputHeight: H) }
+            for j in 0..<k {
+                let p = heatmaps + (i * k + j) * hh * hw
+                for q in 0..<(hh * hw) where !p[q].isFinite {
+                    throw HRNetError.invalidArgument("heatmap value at [\(i), \(j), \(q / hw), \(q % hw)] is not finite")
+                }
+                Uncertainty.covariance(p, width: hw, height: hh, transform: t, into: out + (i * k + j) * 4)
+            }
+        }
+    }
+
     /// `decode` into the caller's `out` (N x K x 3 floats), the boxes (if any) read through
     /// `box(i)`. Allocates nothing that grows with N (DARK's scratch, 2 x h x w floats, is a
     /// checked allocation).

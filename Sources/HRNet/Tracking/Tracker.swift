@@ -43,6 +43,8 @@ public struct TrackedPerson: Equatable {
     public var box: PersonBox
     /// 0 if a detector box gave this frame's pose, else frames since one last did.
     public var framesSinceDetected: Int
+    /// K x 4 covariances of `rawKeypoints` (Uncertainty), if the update asked for them, else empty.
+    public var covariances: [Float] = []
 }
 
 /// Follows people through a stream: poses from detector boxes (or from boxes carried forward
@@ -86,6 +88,7 @@ public final class Tracker {
         var detectorScore: Double
         var score: Float
         var hits = 1
+        var covariances: [Float] = []
         /// Frames since it was last found (0: found on the last frame).
         var lost = 0
         var sinceDetected = 0
@@ -110,17 +113,18 @@ public final class Tracker {
 
     /// Advances by one frame; see hrnet_tracker_update in include/hrnet.h.
     public func update(session: Session, frame: ImageView, timestamp: Double, boxes: [PersonBox],
-                       options estimate: EstimateOptions = EstimateOptions()) throws -> [TrackedPerson] {
+                       options estimate: EstimateOptions = EstimateOptions(), covariances: Bool = false) throws -> [TrackedPerson] {
         var result: [TrackedPerson] = []
         try update(session: session, frame: frame, timestamp: timestamp, count: boxes.count, box: { boxes[$0] },
-                   options: estimate) { result = $0 }
+                   options: estimate, covariances: covariances) { result = $0 }
         return result
     }
 
     /// `update` with the boxes read through `box(i)`, and `deliver` given the people before
     /// anything is committed: if it throws (a too-small caller buffer), the tracker is unchanged.
     public func update(session: Session, frame: ImageView, timestamp: Double, count n: Int, box: (Int) -> PersonBox,
-                       options estimate: EstimateOptions, deliver: ([TrackedPerson]) throws -> Void) throws {
+                       options estimate: EstimateOptions, covariances wantCov: Bool = false,
+                       deliver: ([TrackedPerson]) throws -> Void) throws {
         let start = Self.now()
         var network = 0.0
         guard timestamp.isFinite else {
@@ -145,7 +149,7 @@ public final class Tracker {
         var dets: [Pose] = []
         if n > 0 {
             let t0 = Self.now()
-            let r = try session.estimate(frame: frame, boxes: (0..<n).map(box), options: estimate)
+            let r = try session.estimate(frame: frame, boxes: (0..<n).map(box), options: estimate, wantCovariances: wantCov)
             network += Self.now() - t0
             let kept = try r.keypoints.withUnsafeBufferPointer {
                 try OKS.nms(keypoints: $0.baseAddress!, scores: r.scores, areas: r.areas, joints: k, sigmas: sigmas,
@@ -154,7 +158,8 @@ public final class Tracker {
             for i in kept.sorted() {
                 let b = box(i)
                 dets.append(Pose(keypoints: Array(r.keypoints[i * k * 3 ..< (i + 1) * k * 3]), score: r.scores[i],
-                                 area: Double(r.areas[i]), box: b, detectorScore: b.score))
+                                 area: Double(r.areas[i]), box: b, detectorScore: b.score,
+                                 covariances: r.covariances.map { Array($0[i * k * 4 ..< (i + 1) * k * 4]) } ?? []))
             }
         }
 
@@ -192,13 +197,14 @@ public final class Tracker {
         }
         if !carried.isEmpty {
             let t0 = Self.now()
-            let r = try session.estimate(frame: frame, boxes: carried.map { $0.box }, options: estimate)
+            let r = try session.estimate(frame: frame, boxes: carried.map { $0.box }, options: estimate, wantCovariances: wantCov)
             network += Self.now() - t0
             // A carried pose over a detection nobody took (the association missed it): the track
             // takes that detection instead, one-to-one.
             let carriedPoses: [Pose] = carried.enumerated().map { i, c in
                 Pose(keypoints: Array(r.keypoints[i * k * 3 ..< (i + 1) * k * 3]), score: r.scores[i],
-                     area: Double(r.areas[i]), box: c.box, detectorScore: s.tracks[c.track].detectorScore)
+                     area: Double(r.areas[i]), box: c.box, detectorScore: s.tracks[c.track].detectorScore,
+                     covariances: r.covariances.map { Array($0[i * k * 4 ..< (i + 1) * k * 4]) } ?? [])
             }
             let free = dets.indices.filter { !detTaken[$0] }
             if !free.isEmpty {
@@ -257,6 +263,7 @@ public final class Tracker {
                            anchorX: (c0 + c1) / 2, anchorY: (d0 + d1) / 2, anchorTime: timestamp,
                            area: p.area, box: p.box, detectorScore: p.detectorScore, score: p.score)
             ids += 1
+            tr.covariances = p.covariances
             smooth(&tr, dt: 0)
             next.append(tr)
         }
@@ -265,7 +272,7 @@ public final class Tracker {
         let people: [TrackedPerson] = s.tracks.filter { $0.lost == 0 && $0.hits >= options.confirmFrames }
             .sorted { $0.id < $1.id }
             .map { TrackedPerson(trackId: $0.id, keypoints: $0.smoothed, rawKeypoints: $0.keypoints, score: $0.score,
-                                 box: $0.box, framesSinceDetected: $0.sinceDetected) }
+                                 box: $0.box, framesSinceDetected: $0.sinceDetected, covariances: $0.covariances) }
         try deliver(people)
         state = s
         nextId = ids
@@ -280,6 +287,7 @@ public final class Tracker {
         var area: Double
         var box: PersonBox
         var detectorScore: Double
+        var covariances: [Float] = []
     }
 
     /// Where a track's person is expected at `time`: its last keypoints moved by its velocity.
@@ -358,6 +366,7 @@ public final class Tracker {
             if cx.isFinite && cy.isFinite { tr.anchorX = cx; tr.anchorY = cy; tr.anchorTime = time }
         }
         tr.keypoints = p.keypoints
+        tr.covariances = p.covariances
         tr.score = p.score
         tr.area = p.area
         tr.box = p.box
