@@ -11,6 +11,10 @@ struct TrackedPose {
 
 final class PoseTracker {
     private let tracker: Tracker
+    /// The tracker's own time (all but the network) summed over the frames, and the people it
+    /// reported (for --timing).
+    private(set) var ownSeconds = 0.0
+    private(set) var personFrames = 0
 
     init(_ o: Options) throws {
         var t = TrackerOptions()
@@ -32,6 +36,8 @@ final class PoseTracker {
                 return try tracker.update(session: session, frame: view, timestamp: frame.timestamp, boxes: boxes,
                                           options: options)
             }
+            ownSeconds += tracker.lastOverheadSeconds
+            personFrames += people.count
             return people.map { TrackedPose(trackId: $0.trackId, keypoints: $0.keypoints, score: $0.score) }
         } catch let e as HRNetError {
             throw ToolError("\(frame.name): tracker: \(e.message)")

@@ -89,6 +89,9 @@ Options:
                           frames would. Default 1. A frame given no boxes (also a detector frame
                           without --dets entries) is one the tracker carries people through.
   --no-smoothing          (with --track) report the tracker's unsmoothed keypoints.
+  --timing                print on standard error, at the end, the frames per second and, with
+                          --track, the tracker's own time (association, motion, smoothing: all but
+                          the network) per person and frame.
   --fps F                 frame rate: timestamps are frame index / F (for --track's smoothing)
                           and --draw-video's rate. Default: a video's own timestamps and rate;
                           30 for images.
@@ -140,6 +143,7 @@ struct Options {
     var track = false
     var smoothing = true
     var smoothingGiven = false
+    var timing = false
     var detectEvery: Int?
     var fps: Double?
     var inputs: [String] = []
@@ -219,6 +223,7 @@ func parseOptions(_ argv: [String]) throws -> Options? {
         case "--no-nms": try noValue(); o.nms = false
         case "--draw-video": o.drawVideo = try value()
         case "--track": try noValue(); o.track = true
+        case "--timing": try noValue(); o.timing = true
         case "--no-smoothing": try noValue(); o.smoothing = false; o.smoothingGiven = true
         case "--detect-every":
             let v = try value()
@@ -524,6 +529,7 @@ func run(_ o: Options) throws {
     var framesDone = 0
     var readError: VideoReadError? = nil
     let progress = Progress(total: source.expectedCount, unit: video == nil ? "img/s" : "fps")
+    let started = Date()
     progress.update(0)
     do {
         while var frame = try source.next() {
@@ -605,6 +611,17 @@ func run(_ o: Options) throws {
     }
     progress.update(framesDone, finished: true)
     progress.finish()
+    if o.timing {
+        let seconds = Date().timeIntervalSince(started)
+        var line = String(format: "hrnet-pose: timing: %d frames in %.2f s (%.1f frames/s)", framesDone, seconds,
+                          seconds > 0 ? Double(framesDone) / seconds : 0)
+        if let tracker {
+            line += String(format: "; tracker's own time %.4f ms per person-frame over %d person-frames (%.3f ms per frame)",
+                           tracker.personFrames > 0 ? 1000 * tracker.ownSeconds / Double(tracker.personFrames) : 0,
+                           tracker.personFrames, framesDone > 0 ? 1000 * tracker.ownSeconds / Double(framesDone) : 0)
+        }
+        printErr(line)
+    }
 
     // A video that broke off still gets the results (and drawn frames) read before the break.
     try videoOut?.finish()

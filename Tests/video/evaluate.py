@@ -267,6 +267,8 @@ def score(gt, preds, mode):
         r = track_eval.evaluate(gt, preds)
         r.update({"AP": None, "AP50": None, "AP75": None, "AR": None})
         r.update({k: v for k, v in track_eval.ap(gt, preds).items() if k in ("AP", "AP50", "AP75", "AR")})
+        # The identity ceiling of these poses: IDF1 if every matched prediction had its true id.
+        r["idf1_ceiling"] = None if mode == "frame" else track_eval.evaluate(gt, track_eval.with_true_ids(gt, preds))["idf1"]
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise Failure("%s: cannot score the predictions: %s: %s" % (mode, type(e).__name__, e))
     return r
@@ -299,7 +301,7 @@ def fmt(v, spec="%.3f"):
 
 
 def table(results, videos, modes):
-    head = ["video", "mode", "AP", "IDF1", "ID sw", "sw/%d" % SWITCH_UNIT, "MOTA", "miss", "FP",
+    head = ["video", "mode", "AP", "IDF1", "IDF1 ceiling", "ID sw", "sw/%d" % SWITCH_UNIT, "MOTA", "miss", "FP",
             "jitter", "frames/s"]
     rows = []
     for name in [v for v, _ in videos] + ["all"]:
@@ -307,7 +309,7 @@ def table(results, videos, modes):
             r = results.get(name, {}).get(mode)
             if r is None:
                 continue
-            rows.append([name, LABELS[mode], fmt(r["AP"]), fmt(r["idf1"]), fmt(r["id_switches"], "%d"),
+            rows.append([name, LABELS[mode], fmt(r["AP"]), fmt(r["idf1"]), fmt(r.get("idf1_ceiling")), fmt(r["id_switches"], "%d"),
                          fmt(r["id_switches_per_%d" % SWITCH_UNIT], "%.2f"), fmt(r["mota"]),
                          fmt(r["misses"], "%d"), fmt(r["false_positives"], "%d"),
                          fmt(r["jitter"], "%.5f"), fmt(r["fps"], "%.1f")])
@@ -443,7 +445,7 @@ def main(argv=None):
         except (ValueError, KeyError, TypeError) as e:
             raise Failure("%s: cannot pool the videos: %s: %s" % (mode, type(e).__name__, e))
         pooled.update({k: v for k, v in score(merged_gt, merged_preds, mode).items()
-                       if k in ("AP", "AP50", "AP75", "AR")})
+                       if k in ("AP", "AP50", "AP75", "AR", "idf1_ceiling")})
         secs = [r["seconds"] for r in per_video]
         frames = sum(r["frames_scored"] for r in per_video)
         total = sum(secs) if all(s is not None for s in secs) else None
@@ -460,6 +462,8 @@ def main(argv=None):
     print()
     print("AP: COCO keypoint AP (OKS .50:.95). IDF1, ID sw, MOTA: per-frame OKS >= 0.5 optimal "
           "matching (python/tests/track_eval.py); '-' = not defined (per-frame mode has no ids). "
+          "IDF1 ceiling: the IDF1 of the same poses with every matched one given its true id "
+          "(track_eval.with_true_ids): the gap to it is the tracker's, the rest the poses'. "
           "sw/%d: ID switches per %d true person-frames. jitter: mean |second difference of "
           "(prediction - truth)| / sqrt(area) per joint. frames/s: wall clock of the whole CLI "
           "run (py Tracker rows: time in Tracker.update only)." % (SWITCH_UNIT, SWITCH_UNIT))
