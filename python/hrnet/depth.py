@@ -105,7 +105,9 @@ def _options(fn, window_radius, min_score, cluster_gap, depth_noise, min_depth, 
                          % (fn, window_radius, _MAX_WINDOW_RADIUS))
     opts.window_radius = int(window_radius)
     score = _number(fn, "min_score", min_score)
-    if not math.isfinite(np.float32(score)):
+    with np.errstate(over="ignore"):
+        fits = math.isfinite(np.float32(score))
+    if not fits:
         raise ValueError("%s: min_score %r does not fit in float32" % (fn, min_score))
     opts.min_score = score
     opts.cluster_gap = _number(fn, "cluster_gap", cluster_gap)
