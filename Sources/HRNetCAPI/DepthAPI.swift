@@ -47,7 +47,6 @@ private func depthView(_ d: hrnet_depth_image) throws -> DepthImageView {
     guard let f = DepthFormat(rawValue: Int(d.format)) else {
         throw HRNetError.invalidArgument("depth->format is \(d.format), not a depth format (0 = uint16 millimetres, 1 = float32 metres)")
     }
-    // size_t past Int.max arrives negative, and is refused by validate() as smaller than a row.
     let v = DepthImageView(data: data, width: Int(d.width), height: Int(d.height), stride: d.stride, format: f)
     try v.validate("depth image")
     return v

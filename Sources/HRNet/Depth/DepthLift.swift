@@ -33,12 +33,13 @@ public struct DepthImageView {
             throw HRNetError.invalidArgument("\(what): size \(width)x\(height) is invalid: width and height must be positive")
         }
         let (row, o) = width.multipliedReportingOverflow(by: format.bytesPerPixel)
-        guard !o, stride >= row else {
-            throw HRNetError.invalidArgument("\(what): row stride \(UInt(bitPattern: stride)) bytes is smaller than width x \(format.bytesPerPixel) bytes = \(row)")
+        guard !o, stride >= row || stride < 0 else {
+            throw HRNetError.invalidArgument("\(what): row stride \(stride) bytes is smaller than width x \(format.bytesPerPixel) bytes = \(row)")
         }
-        // The rows span stride x height bytes: a size no image can have is refused, not wrapped.
-        guard !stride.multipliedReportingOverflow(by: height).overflow else {
-            throw HRNetError.invalidArgument("\(what): row stride \(stride) bytes x height \(height) overflows: no image is that large")
+        // The rows span stride x height bytes: a size no image can have (a size_t stride past
+        // Int.max arrives negative) is refused, not wrapped.
+        guard stride >= 0, !stride.multipliedReportingOverflow(by: height).overflow else {
+            throw HRNetError.invalidArgument("\(what): row stride \(UInt(bitPattern: stride)) bytes x height \(height) overflows: no image is that large")
         }
     }
 
