@@ -109,12 +109,14 @@ public struct LiftOptions: Equatable {
     /// A limb that ends at the joint covers at least a line from the window's centre to its edge,
     /// r + 1 pixels even at one pixel wide, wherever the window is; but its share of the window
     /// falls as 1/r, so a fraction of the window cannot be the rule. Measured on the synthetic
-    /// scenes of python/tests/test_depth.py (three figures at 1.5, 2.5 and 3.2 m on a 4 m wall,
-    /// forearms 2-3 px wide, keypoints 1-2 px off the true joints, window radius 4): with "at
-    /// least 15% of the valid pixels" 23% of the forearm joints (elbows, wrists) took the wall
-    /// (errors of 1 to 1.7 m), with 10% 3%, with r + 1 none (radius 8: 50%, 33% and none).
-    /// Three pixels at the least, so that one or two stray pixels in front of a surface (the
-    /// tail of the sensor's noise, flying pixels at an edge) are never taken for it.
+    /// scene of python/tests/test_depth.py (figures at 1.5, 2.5 and 3.2 m on a 4 m wall, forearms
+    /// 2-3 px wide, keypoints 1-2 px off the true joints, radius 4), the elbows and wrists went to
+    /// the wall, 0.8 m or more behind, for 11 of 60 with "the nearest surface holding 15% of the
+    /// valid pixels", for 46 with the window's median, for none with r + 1. On a first version
+    /// of that scene, 15% lost 23% of them at radius 4 and 50% at radius 8, 10% lost 3% and 33%,
+    /// r + 1 none at radius 4 and 8 (2% at radius 2, where a 2-px limb can miss most of a 5x5
+    /// window). At least 3 pixels, so that one or two stray pixels in front of
+    /// a surface (the tail of the sensor's noise, flying pixels at an edge) are never taken for it.
     var minSurfacePixels: Int { max(3, windowRadius + 1) }
 }
 
@@ -215,8 +217,8 @@ public enum DepthLift {
     ///
     /// The nearest surface, not the window's median: on a thin limb or an edge most of the
     /// window is the background. Nor the joint's own pixel: a keypoint 1-2 px off a 2-px forearm
-    /// sits on the wall behind it (on the synthetic scenes, preferring the surface of the joint's
-    /// own pixel put 28% of the forearm joints on the wall).
+    /// sits on the wall behind it (on a first version of the scene of python/tests/test_depth.py,
+    /// preferring the surface of the joint's own pixel put 28% of the forearm joints on the wall).
     public static func surface(_ depth: DepthImageView, x px: Int, y py: Int, options: LiftOptions,
                                work: UnsafeMutablePointer<Double>) -> SurfaceDepth? {
         let r = options.windowRadius
