@@ -418,8 +418,9 @@ typedef struct hrnet_lift_options {
     /** Joints scoring below this (default 0.2) are not lifted (valid 0). */
     float min_score;
     /** Depths within this many metres of each other belong to one surface (default 0.05, and
-     *  never less than 2% of the depth): the window's nearest surface with enough pixels is the
-     *  joint's, so a thin limb in front of a wall gets the limb's depth, not the wall's. */
+     *  never less than 2% of the depth): the window's nearest surface with enough pixels (at
+     *  least window_radius + 1 and 3; if none has, the largest) is the joint's, and its median
+     *  depth the joint's Z, so a thin limb in front of a wall gets the limb's depth, not the wall's. */
     double cluster_gap;
     /** Standard deviation of the sensor's depth noise relative to depth (default 0.01 = 1%),
      *  added to the spread of the chosen surface in the Z variance. */
@@ -440,7 +441,10 @@ void hrnet_lift_options_init(hrnet_lift_options *options);
  *  pinhole projection's Jacobian. A joint is invalid (valid 0, its point and covariance 0) when
  *  its score is below min_score, it lies outside the image, or its window holds no usable
  *  depth. capacity counts joints: points holds capacity x 3 floats, valid capacity bytes,
- *  covariances3d (or NULL) capacity x 9 floats; n x joints must fit. Needs no session: failures
+ *  covariances3d (or NULL) capacity x 9 floats; n x joints must fit. `options` may be NULL (the
+ *  defaults). Given 2D covariances must be finite with xx, yy >= 0 (xy and yx are averaged).
+ *  n = 0 returns HRNET_OK with nothing written (the depth image, intrinsics and options are
+ *  still checked; keypoints and the outputs may be NULL). Needs no session: failures
  *  are reported through hrnet_last_error(NULL). Added in 0.3. */
 hrnet_status hrnet_lift_depth(const float *keypoints, const float *covariances, size_t n, int32_t joints,
                               const hrnet_depth_image *depth, const hrnet_intrinsics *intrinsics,

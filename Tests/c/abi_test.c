@@ -2501,6 +2501,227 @@ static void case_covariances(void)
     free(hm);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* hrnet_lift_depth: arguments, sizes, and a flat wall's exact back-projection               */
+
+enum { DEPTH_W = 64, DEPTH_H = 48, DEPTH_J = 4 };
+
+/* A wall at 2.345 m: uint16 millimetres with rows of `stride` bytes, float32 metres likewise. */
+static void *depth_wall(int format, size_t stride)
+{
+    unsigned char *d = malloc(stride * DEPTH_H);
+    if (!d) return NULL;
+    memset(d, 0xEE, stride * DEPTH_H); /* padding past each row: never read as depth */
+    for (int y = 0; y < DEPTH_H; y++)
+        for (int x = 0; x < DEPTH_W; x++) {
+            if (format == HRNET_DEPTH_UINT16_MM) {
+                uint16_t v = 2345;
+                memcpy(d + y * stride + 2 * (size_t)x, &v, 2);
+            } else {
+                float v = 2.345f;
+                memcpy(d + y * stride + 4 * (size_t)x, &v, 4);
+            }
+        }
+    return d;
+}
+
+static void case_depth(void)
+{
+    hrnet_lift_options opt;
+    hrnet_lift_options_init(&opt);
+    hrnet_lift_options_init(NULL);
+    CHECK(opt.struct_size == sizeof opt && opt.window_radius == 4 && fabsf(opt.min_score - 0.2f) < 1e-7f &&
+          opt.cluster_gap == 0.05 && opt.depth_noise == 0.01 && opt.min_depth == 0.1 && opt.max_depth == 20.0,
+          "lift options defaults");
+    const hrnet_intrinsics in = {500.0, 520.0, 31.5, 23.5};
+    /* two people of DEPTH_J joints: inside, fractional, at a corner, and not lifted */
+    const float kp[2 * DEPTH_J * 3] = {
+        10.25f, 20.75f, 0.9f,   0.0f, 0.0f, 1.0f,   63.4f, 47.4f, 0.5f,   30.0f, 30.0f, 0.1f /* low score */,
+        -0.6f, 10.0f, 0.9f /* outside */,   5.5f, 7.5f, 0.3f,   NAN, 3.0f, 1.0f /* NaN */,   40.0f, 12.0f, 0.2f,
+    };
+    const int lifted[2 * DEPTH_J] = {1, 1, 1, 0, 0, 1, 0, 1};
+    const size_t nj = 2 * DEPTH_J;
+    float pts[2 * DEPTH_J * 3 + 3], cov[2 * DEPTH_J * 9];
+    uint8_t valid[2 * DEPTH_J + 1];
+
+    /* a flat wall in both formats, rows padded (stride larger than width x bytes per pixel) */
+    const int formats[2] = {HRNET_DEPTH_UINT16_MM, HRNET_DEPTH_FLOAT32_M};
+    const size_t strides[2] = {DEPTH_W * 2 + 38, DEPTH_W * 4 + 12};
+    void *walls[2] = {depth_wall(formats[0], strides[0]), depth_wall(formats[1], strides[1])};
+    if (!CHECK(walls[0] && walls[1], "allocate the walls")) { free(walls[0]); free(walls[1]); return; }
+    for (int f = 0; f < 2; f++) {
+        hrnet_depth_image img = {walls[f], DEPTH_W, DEPTH_H, strides[f], formats[f]};
+        memset(pts, 0x7F, sizeof pts);
+        memset(valid, 0x7F, sizeof valid);
+        memset(cov, 0x7F, sizeof cov);
+        if (!EXPECT_STATUS(hrnet_lift_depth(kp, NULL, 2, DEPTH_J, &img, &in, &opt, pts, valid, cov, nj), HRNET_OK, NULL,
+                           "flat wall, format %d, stride %zu", formats[f], strides[f]))
+            continue;
+        const double z = f == 0 ? 2.345 : (double)2.345f;
+        int exact = 1, flags = 1, zeros = 1, var = 1;
+        for (size_t j = 0; j < nj; j++) {
+            flags &= valid[j] == lifted[j];
+            if (!lifted[j]) {
+                for (int c = 0; c < 3; c++) zeros &= pts[3 * j + c] == 0.0f;
+                for (int c = 0; c < 9; c++) zeros &= cov[9 * j + c] == 0.0f;
+                continue;
+            }
+            const double want[3] = {(kp[3 * j] - in.cx) * z / in.fx, (kp[3 * j + 1] - in.cy) * z / in.fy, z};
+            for (int c = 0; c < 3; c++) exact &= fabs(pts[3 * j + c] - want[c]) <= 1e-6 * fabs(want[c]) + 1e-7;
+            /* no spread on a wall: var_Z is the sensor's, (0.01 Z)^2; symmetric */
+            var &= fabs(cov[9 * j + 8] - 1e-4 * z * z) <= 1e-6 * z * z && cov[9 * j + 1] == cov[9 * j + 3] &&
+                   cov[9 * j + 2] == cov[9 * j + 6] && cov[9 * j + 5] == cov[9 * j + 7];
+        }
+        CHECK(flags, "format %d: the lifted joints are the expected ones", formats[f]);
+        CHECK(exact, "format %d: the pinhole back-projection (u - cx) Z / fx, (v - cy) Z / fy, Z", formats[f]);
+        CHECK(zeros, "format %d: joints not lifted are all zeros", formats[f]);
+        CHECK(var, "format %d: Z variance (0.01 Z)^2 and symmetric covariances", formats[f]);
+        CHECK(valid[nj] == 0x7F && pts[3 * nj] != 0.0f, "format %d: nothing written past n x joints", formats[f]);
+    }
+
+    hrnet_depth_image img = {walls[0], DEPTH_W, DEPTH_H, strides[0], HRNET_DEPTH_UINT16_MM};
+#define LIFT(kp_, cov_, n_, j_, img_, in_, opt_, pts_, valid_, cov3_, cap_) \
+    hrnet_lift_depth((kp_), (cov_), (n_), (j_), (img_), (in_), (opt_), (pts_), (valid_), (cov3_), (cap_))
+    /* NULL arguments; NULL options and covariances3d are allowed */
+    EXPECT_STATUS(LIFT(NULL, NULL, 2, DEPTH_J, &img, &in, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "NULL keypoints");
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, NULL, &in, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "NULL depth");
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, NULL, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "NULL intrinsics");
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &opt, NULL, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "NULL points");
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &opt, pts, NULL, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "NULL valid");
+    hrnet_depth_image nodata = img;
+    nodata.data = NULL;
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &nodata, &in, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "NULL depth->data");
+    if (EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, NULL, pts, valid, NULL, nj), HRNET_OK, NULL, "NULL options and covariances3d"))
+        CHECK(valid[0] == 1 && valid[3] == 0 && pts[2] == 2.345f, "NULL options: the defaults");
+    /* n = 0: nothing written, the arrays may be NULL; the rest is still checked */
+    EXPECT_STATUS(LIFT(NULL, NULL, 0, DEPTH_J, &img, &in, &opt, NULL, NULL, NULL, 0), HRNET_OK, NULL, "n 0");
+    EXPECT_STATUS(LIFT(NULL, NULL, 0, DEPTH_J, NULL, &in, &opt, NULL, NULL, NULL, 0), HRNET_ERR_INVALID_ARGUMENT, NULL, "n 0, NULL depth");
+    EXPECT_STATUS(LIFT(NULL, NULL, 0, 0, &img, &in, &opt, NULL, NULL, NULL, 0), HRNET_ERR_INVALID_ARGUMENT, NULL, "n 0, joints 0");
+    EXPECT_STATUS(LIFT(kp, NULL, 2, 0, &img, &in, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "joints 0");
+    EXPECT_STATUS(LIFT(kp, NULL, 2, -3, &img, &in, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "joints -3");
+
+    /* options: struct_size, then each field out of range */
+    union { hrnet_lift_options o; unsigned char bytes[sizeof(hrnet_lift_options) + 64]; } ob;
+    const size_t sizes[] = {0, sizeof(size_t), sizeof opt - 1};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        hrnet_lift_options b = opt;
+        b.struct_size = sizes[k];
+        EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &b, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL,
+                      "options struct_size %zu", sizes[k]);
+        CHECK(strstr(hrnet_last_error(NULL), "struct_size") != NULL, "the message names struct_size: %s", hrnet_last_error(NULL));
+    }
+    memset(&ob, 0xA5, sizeof ob); /* a newer host's fields past the struct: not read */
+    hrnet_lift_options_init(&ob.o);
+    ob.o.struct_size = sizeof ob;
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &ob.o, pts, valid, cov, nj), HRNET_OK, NULL, "options struct_size %zu (newer host)", sizeof ob);
+    for (int k = 0; k < 11; k++) {
+        hrnet_lift_options b = opt;
+        const char *what = "";
+        switch (k) {
+        case 0: b.window_radius = 65; what = "window_radius"; break;
+        case 1: b.window_radius = -1; what = "window_radius"; break;
+        case 2: b.min_score = NAN; what = "min_score"; break;
+        case 3: b.cluster_gap = 0; what = "cluster_gap"; break;
+        case 4: b.cluster_gap = INFINITY; what = "cluster_gap"; break;
+        case 5: b.depth_noise = -0.01; what = "depth_noise"; break;
+        case 6: b.depth_noise = NAN; what = "depth_noise"; break;
+        case 7: b.min_depth = 5; b.max_depth = 5; what = "min_depth"; break;
+        case 8: b.min_depth = -1; what = "min_depth"; break;
+        case 9: b.max_depth = INFINITY; what = "max_depth"; break;
+        case 10: b.min_depth = NAN; what = "min_depth"; break;
+        }
+        EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &b, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "option case %d (%s)", k, what);
+        CHECK(strstr(hrnet_last_error(NULL), what) != NULL, "option case %d: the message names %s: %s", k, what, hrnet_last_error(NULL));
+    }
+    hrnet_lift_options edge = opt;
+    edge.window_radius = 64;
+    edge.min_depth = 0;
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &edge, pts, valid, cov, nj), HRNET_OK, NULL, "window_radius 64, min_depth 0");
+    edge.window_radius = 0;
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &edge, pts, valid, cov, nj), HRNET_OK, NULL, "window_radius 0");
+
+    /* the depth image */
+    for (int k = 0; k < 8; k++) {
+        hrnet_depth_image b = img;
+        switch (k) {
+        case 0: b.format = 2; break;
+        case 1: b.format = -1; break;
+        case 2: b.width = 0; break;
+        case 3: b.height = -1; break;
+        case 4: b.stride = DEPTH_W * 2 - 1; break;
+        case 5: b.format = HRNET_DEPTH_FLOAT32_M; b.stride = DEPTH_W * 2; break; /* half a float row */
+        case 6: b.stride = SIZE_MAX / 4; break;                                  /* stride x height overflows */
+        case 7: b.stride = SIZE_MAX; break;
+        }
+        EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &b, &in, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "depth image case %d", k);
+    }
+    /* a one-row image: the stride is width x 2 at least, no more needed */
+    hrnet_depth_image row = {walls[0], DEPTH_W, 1, DEPTH_W * 2, HRNET_DEPTH_UINT16_MM};
+    const float kp_row[3] = {7.0f, 0.2f, 1.0f};
+    if (EXPECT_STATUS(LIFT(kp_row, NULL, 1, 1, &row, &in, &opt, pts, valid, cov, 1), HRNET_OK, NULL, "a one-row image"))
+        CHECK(valid[0] == 1 && pts[2] == 2.345f, "one row: lifted at 2.345 m");
+
+    /* intrinsics */
+    for (int k = 0; k < 5; k++) {
+        hrnet_intrinsics b = in;
+        switch (k) {
+        case 0: b.fx = 0; break;
+        case 1: b.fy = -500; break;
+        case 2: b.cx = NAN; break;
+        case 3: b.cy = INFINITY; break;
+        case 4: b.fx = NAN; break;
+        }
+        EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &b, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "intrinsics case %d", k);
+    }
+
+    /* capacity and sizes no buffer can have */
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &opt, pts, valid, cov, nj - 1), HRNET_ERR_BUFFER_TOO_SMALL, NULL, "capacity n x joints - 1");
+    CHECK(strstr(hrnet_last_error(NULL), "capacity") != NULL, "the message names the capacity: %s", hrnet_last_error(NULL));
+    EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &opt, pts, valid, cov, 0), HRNET_ERR_BUFFER_TOO_SMALL, NULL, "capacity 0");
+    if (sizeof(size_t) == 8) {
+        EXPECT_STATUS(LIFT(kp, NULL, SIZE_MAX, DEPTH_J, &img, &in, &opt, pts, valid, cov, SIZE_MAX), HRNET_ERR_INVALID_ARGUMENT, NULL, "n SIZE_MAX");
+        EXPECT_STATUS(LIFT(kp, NULL, (size_t)1 << 62, DEPTH_J, &img, &in, &opt, pts, valid, cov, (size_t)INT64_MAX), HRNET_ERR_INVALID_ARGUMENT, NULL, "n 2^62: n x joints x 3 overflows");
+        /* n x 1 x 3 fits, n x 1 x 9 (the 3D covariances) does not, nor n x 1 x 4 (2D ones) */
+        const size_t n9 = (size_t)INT64_MAX / 9 + 1;
+        EXPECT_STATUS(LIFT(kp, NULL, n9, 1, &img, &in, &opt, pts, valid, cov, (size_t)INT64_MAX), HRNET_ERR_INVALID_ARGUMENT, NULL, "n x joints x 9 overflows");
+        EXPECT_STATUS(LIFT(kp, NULL, n9, 1, &img, &in, &opt, pts, valid, NULL, 1), HRNET_ERR_BUFFER_TOO_SMALL, NULL, "without covariances3d: only the capacity is short");
+        const size_t n4 = (size_t)INT64_MAX / 4 + 1;
+        EXPECT_STATUS(LIFT(kp, cov, n4, 1, &img, &in, &opt, pts, valid, NULL, (size_t)INT64_MAX), HRNET_ERR_INVALID_ARGUMENT, NULL, "n x joints x 4 (2D covariances) overflows");
+    }
+
+    /* 2D covariances: used through the Jacobian; non-finite or negative variances refused */
+    float c2[2 * DEPTH_J * 4];
+    for (size_t j = 0; j < nj; j++) { c2[4 * j] = 4.0f; c2[4 * j + 1] = 1.0f; c2[4 * j + 2] = 1.0f; c2[4 * j + 3] = 9.0f; }
+    float cov1[2 * DEPTH_J * 9];
+    if (EXPECT_STATUS(LIFT(kp, NULL, 2, DEPTH_J, &img, &in, &opt, pts, valid, cov1, nj), HRNET_OK, NULL, "1 px^2") &&
+        EXPECT_STATUS(LIFT(kp, c2, 2, DEPTH_J, &img, &in, &opt, pts, valid, cov, nj), HRNET_OK, NULL, "given 2D covariances")) {
+        const double z = 2.345, p = z / in.fx, q = z / in.fy;
+        const double s = (kp[0] - in.cx) / in.fx, t = (kp[1] - in.cy) / in.fy, vz = 1e-4 * z * z;
+        CHECK(fabs(cov[0] - (p * p * 4 + s * s * vz)) <= 1e-5 * cov[0] && fabs(cov[1] - (p * q + s * t * vz)) <= 1e-5 * fabs(cov[1]) &&
+              fabs(cov[4] - (q * q * 9 + t * t * vz)) <= 1e-5 * cov[4],
+              "J Sigma J^T: XX %g, XY %g, YY %g", cov[0], cov[1], cov[4]);
+        CHECK(cov[0] > cov1[0] && cov[4] > cov1[4] && cov[8] == cov1[8], "a larger 2D covariance gives larger X and Y variances, the same Z");
+    }
+    c2[4 * 5 + 3] = NAN;
+    EXPECT_STATUS(LIFT(kp, c2, 2, DEPTH_J, &img, &in, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "a NaN 2D covariance");
+    CHECK(strstr(hrnet_last_error(NULL), "person 1 joint 1") != NULL, "the message names the joint: %s", hrnet_last_error(NULL));
+    c2[4 * 5 + 3] = -1.0f;
+    EXPECT_STATUS(LIFT(kp, c2, 2, DEPTH_J, &img, &in, &opt, pts, valid, cov, nj), HRNET_ERR_INVALID_ARGUMENT, NULL, "a negative 2D variance");
+
+    /* a window with no data: not lifted, not an error */
+    uint16_t holes[DEPTH_W * DEPTH_H];
+    memset(holes, 0, sizeof holes);
+    holes[40 * DEPTH_W + 60] = 1500;
+    hrnet_depth_image empty = {holes, DEPTH_W, DEPTH_H, sizeof holes[0] * DEPTH_W, HRNET_DEPTH_UINT16_MM};
+    const float kp2[6] = {10.0f, 10.0f, 1.0f, 58.0f, 42.0f, 1.0f};
+    if (EXPECT_STATUS(LIFT(kp2, NULL, 1, 2, &empty, &in, &opt, pts, valid, cov, 2), HRNET_OK, NULL, "zeros around a joint"))
+        CHECK(valid[0] == 0 && pts[0] == 0 && pts[2] == 0 && valid[1] == 1 && pts[5] == 1.5f,
+              "no depth in the window: not lifted; one valid pixel in the window: its depth");
+#undef LIFT
+    free(walls[0]);
+    free(walls[1]);
+}
+
 static const test_case g_cases[] = {
     {"version", case_version},
     {"status_strings", case_status_strings},
@@ -2527,6 +2748,7 @@ static const test_case g_cases[] = {
     {"concurrent_load", case_concurrent_load},
     {"tracker", case_tracker},
     {"covariances", case_covariances},
+    {"depth", case_depth},
 };
 #define NCASES (sizeof g_cases / sizeof g_cases[0])
 

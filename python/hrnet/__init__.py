@@ -5,6 +5,7 @@
         heatmaps = s.forward(x)                         # x: N x 3 x H x W normalised float32
         kp, scores, areas = s.estimate_boxes(frame, boxes)  # frame H x W x 3 uint8, boxes N x 4
         keep = hrnet.oks_nms(kp, scores, areas)         # indices of the people to report
+    points, valid, cov = hrnet.lift_depth(kp, depth, (fx, fy, cx, cy))  # 3D from aligned depth
 
 The shared library is looked up in $HRNET_LIBRARY, then next to this package
 (hrnet/libhrnet.so), then in <repo>/.build/release/libhrnet.so (build it with
@@ -12,6 +13,7 @@ The shared library is looked up in $HRNET_LIBRARY, then next to this package
 """
 
 from . import _lib
+from .depth import lift_depth
 from .errors import HRNetError, Status, status_string
 from .pipeline import Skeleton, box_area, decode_heatmaps, keypoint_covariances, oks_nms, skeleton
 from .session import Info, Model, Session
@@ -19,7 +21,8 @@ from .tracking import Person, Tracker
 
 __all__ = ["Session", "Model", "Info", "HRNetError", "Status", "status_string", "version",
            "version_number", "library_path", "__version__", "Skeleton", "skeleton",
-           "decode_heatmaps", "keypoint_covariances", "oks_nms", "box_area", "kernel_sets", "Tracker", "Person"]
+           "decode_heatmaps", "keypoint_covariances", "oks_nms", "box_area", "kernel_sets", "Tracker",
+           "Person", "lift_depth"]
 
 
 def version():

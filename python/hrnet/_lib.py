@@ -105,10 +105,43 @@ class hrnet_tracker_result(ctypes.Structure):
     ]
 
 
+class hrnet_depth_image(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.c_void_p),
+        ("width", ctypes.c_int32),
+        ("height", ctypes.c_int32),
+        ("stride", ctypes.c_size_t),
+        ("format", ctypes.c_int32),
+    ]
+
+
+class hrnet_intrinsics(ctypes.Structure):
+    _fields_ = [
+        ("fx", ctypes.c_double),
+        ("fy", ctypes.c_double),
+        ("cx", ctypes.c_double),
+        ("cy", ctypes.c_double),
+    ]
+
+
+class hrnet_lift_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("window_radius", ctypes.c_int32),
+        ("min_score", ctypes.c_float),
+        ("cluster_gap", ctypes.c_double),
+        ("depth_noise", ctypes.c_double),
+        ("min_depth", ctypes.c_double),
+        ("max_depth", ctypes.c_double),
+    ]
+
+
 # hrnet_pixel_format, hrnet_decode_method, hrnet_skeleton values.
 PIXEL_RGB8, PIXEL_BGR8, PIXEL_RGBA8 = 0, 1, 2
 DECODE_STANDARD, DECODE_DARK = 0, 1
 SKELETON_COCO17, SKELETON_MPII16 = 0, 1
+# hrnet_depth_format values.
+DEPTH_UINT16_MM, DEPTH_FLOAT32_M = 0, 1
 
 
 # Opaque handles: only ever used through pointers.
@@ -128,6 +161,7 @@ model_p = ctypes.POINTER(hrnet_model)
 session_p = ctypes.POINTER(hrnet_session)
 tracker_p = ctypes.POINTER(hrnet_tracker)
 float_p = ctypes.POINTER(ctypes.c_float)
+uint8_p = ctypes.POINTER(ctypes.c_uint8)
 int32_p = ctypes.POINTER(ctypes.c_int32)
 const_int32_pp = ctypes.POINTER(int32_p)
 image_p = ctypes.POINTER(hrnet_image)
@@ -206,6 +240,12 @@ def _declare(lib):
         ("hrnet_oks_nms", status_t,
          [float_p, float_p, float_p, ctypes.c_size_t, ctypes.c_int32, float_p, ctypes.c_float,
           int32_p, ctypes.POINTER(ctypes.c_size_t)]),
+        # 3D keypoints from depth
+        ("hrnet_lift_options_init", None, [ctypes.POINTER(hrnet_lift_options)]),
+        ("hrnet_lift_depth", status_t,
+         [float_p, float_p, ctypes.c_size_t, ctypes.c_int32, ctypes.POINTER(hrnet_depth_image),
+          ctypes.POINTER(hrnet_intrinsics), ctypes.POINTER(hrnet_lift_options), float_p, uint8_p,
+          float_p, ctypes.c_size_t]),
         # tracker
         ("hrnet_tracker_options_init", None, [ctypes.POINTER(hrnet_tracker_options)]),
         ("hrnet_tracker_create", status_t,
