@@ -84,7 +84,9 @@ public:
         latency_pub_ = pnh.advertise<std_msgs::Float64>("latency", 10);
         dropped_pub_ = pnh.advertise<std_msgs::UInt64>("dropped", 10, true);
         ros::TransportHints hints = ros::TransportHints().tcpNoDelay();
-        image_sub_ = nh.subscribe("image", 2, &Node::on_image, this, hints);
+        // A queue long enough that images reach on_image (which returns at once) even when this
+        // thread gets little CPU for a while: the frames dropped are then the slot's, counted.
+        image_sub_ = nh.subscribe("image", 16, &Node::on_image, this, hints);
         if (params.use_detections) detections_sub_ = nh.subscribe("detections", 10, &Node::on_detections, this, hints);
         if (params.use_depth) {
             depth_sub_ = nh.subscribe("depth", 2, &Node::on_depth, this, hints);
@@ -106,8 +108,9 @@ private:
     void on_image(const sensor_msgs::ImageConstPtr &msg) {
         const std::string why = core::check_image(view_of(*msg));
         if (!why.empty()) {
-            rejected_++;
-            ROS_ERROR_THROTTLE(2.0, "hrnet_node: image on %s ignored: %s", image_sub_.getTopic().c_str(), why.c_str());
+            if (image_log_.allow(why, ros::WallTime::now().toSec()))
+                ROS_ERROR("hrnet_node: image on %s stamped %.6f ignored: %s", image_sub_.getTopic().c_str(),
+                          msg->header.stamp.toSec(), why.c_str());
             return;
         }
         Pending p{msg, Clock::now(), ros::Time::now().toSec()};
@@ -120,14 +123,16 @@ private:
     void on_detections(const hrnet_ros::BoxArrayConstPtr &msg) {
         std::vector<hrnet_box> boxes;
         const std::string why = core::boxes_from_flat(msg->boxes.data(), msg->boxes.size(), boxes);
-        if (!why.empty()) ROS_ERROR_THROTTLE(2.0, "hrnet_node: detections ignored: %s", why.c_str());
+        if (!why.empty() && input_log_.allow(why, ros::WallTime::now().toSec()))
+            ROS_ERROR("hrnet_node: detections stamped %.6f ignored: %s", msg->header.stamp.toSec(), why.c_str());
         detections_.put(stamp_of(msg->header.stamp), std::move(boxes));   // empty when bad: no wait
     }
 
     void on_depth(const sensor_msgs::ImageConstPtr &msg) {
         const std::string why = core::check_depth(view_of(*msg));
         if (!why.empty()) {
-            ROS_ERROR_THROTTLE(2.0, "hrnet_node: depth image ignored: %s", why.c_str());
+            if (input_log_.allow(why, ros::WallTime::now().toSec()))
+                ROS_ERROR("hrnet_node: depth image stamped %.6f ignored: %s", msg->header.stamp.toSec(), why.c_str());
             return;
         }
         depths_.put(stamp_of(msg->header.stamp), msg);
@@ -138,7 +143,8 @@ private:
         const std::string why = core::to_intrinsics(msg->K.data(), &k);
         std::lock_guard<std::mutex> lock(info_mutex_);
         if (!why.empty()) {
-            ROS_ERROR_THROTTLE(5.0, "hrnet_node: camera_info ignored: %s", why.c_str());
+            if (input_log_.allow(why, ros::WallTime::now().toSec()))
+                ROS_ERROR("hrnet_node: camera_info ignored: %s", why.c_str());
             have_intrinsics_ = false;
             return;
         }
@@ -149,13 +155,17 @@ private:
     void work() {
         Pending p;
         while (slot_.take(&p)) {
+            std::string failure;
             try {
                 handle(p);
             } catch (const std::exception &e) {
-                ROS_ERROR("hrnet_node: frame stamped %.6f not processed: %s", p.image->header.stamp.toSec(), e.what());
+                failure = e.what();
             } catch (...) {
-                ROS_ERROR("hrnet_node: frame stamped %.6f not processed: unknown error", p.image->header.stamp.toSec());
+                failure = "unknown error";
             }
+            if (!failure.empty() && frame_log_.allow(failure, ros::WallTime::now().toSec()))
+                ROS_ERROR("hrnet_node: frame stamped %.6f not processed: %s", p.image->header.stamp.toSec(),
+                          failure.c_str());
             p = Pending{};
         }
     }
@@ -298,7 +308,8 @@ private:
     hrnet_intrinsics intrinsics_{};
     bool have_intrinsics_ = false;
     Stamp last_stamp_;   // of the last frame taken (worker thread only)
-    std::atomic<uint64_t> dropped_{0}, rejected_{0};
+    std::atomic<uint64_t> dropped_{0};
+    core::LogLimiter image_log_, input_log_, frame_log_;
     ros::Publisher people_pub_, markers_pub_, annotated_pub_, latency_pub_, dropped_pub_;
     ros::Subscriber image_sub_, detections_sub_, depth_sub_, info_sub_;
     std::thread worker_;

@@ -179,6 +179,10 @@ static void test_slot_and_buffer() {
     CHECK(!buf.take(Stamp{18, 0}, std::chrono::milliseconds(0), &v));   // left from before: dropped
     CHECK(Stamp{3, 500000000}.seconds() == 3.5 && Stamp{}.zero());
 
+    LogLimiter limiter(5.0);
+    CHECK(limiter.allow("a", 100.0) && !limiter.allow("a", 101.0) && limiter.allow("b", 101.5));
+    CHECK(limiter.allow("a", 102.0) && !limiter.allow("a", 106.9) && limiter.allow("a", 107.0));
+
     for (int64_t id = 1; id < 50; id++) {
         Colour c = track_colour(id);
         CHECK(c.r >= 0 && c.r <= 1 && c.g >= 0 && c.g <= 1 && c.b >= 0 && c.b <= 1);

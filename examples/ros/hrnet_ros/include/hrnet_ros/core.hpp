@@ -233,6 +233,27 @@ private:
     bool closed_ = false;
 };
 
+/** Keeps a stream of bad input from flooding the log: a message is logged when it differs from
+ *  the last one logged, or `period` seconds after it. Thread-safe. */
+class LogLimiter {
+public:
+    explicit LogLimiter(double period = 5.0) : period_(period) {}
+    /** True if `message`, arriving at `now` seconds (any clock), should be logged. */
+    bool allow(const std::string &message, double now) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (message == last_ && now - when_ < period_) return false;
+        last_ = message;
+        when_ = now;
+        return true;
+    }
+
+private:
+    double period_;
+    std::mutex mutex_;
+    std::string last_;
+    double when_ = 0;
+};
+
 /* ------------------------------------------------------------------------------------------ */
 /* The tracker                                                                                 */
 
