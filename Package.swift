@@ -35,6 +35,21 @@ let openblasLink: [LinkerSetting] = [
                   "-Xlinker", "--exclude-libs=libopenblas.a"]),
 ]
 
+// libhrnet.so's interface as a system library: SONAME libhrnet.so.0 (major version 0 of
+// include/hrnet.h; `make install` names the file libhrnet.so.0.MINOR.PATCH and adds the links),
+// and a version script that exports the hrnet_* functions of the C API and nothing else
+// (packaging/hrnet.map). Linker settings of a target apply to every binary that links it, so the
+// libFuzzer harness that links HRNetCAPI into an executable (HRNET_FUZZ=1, below) goes without
+// them: the script's `local: *` would also hide the sanitizer runtime's interceptors there.
+let libraryInterface: [String] = Context.environment["HRNET_FUZZ"] == "1" ? [] : [
+    "-Xlinker", "-soname=libhrnet.so.0",
+    "-Xlinker", "--version-script=\(Context.packageDirectory)/packaging/hrnet.map",
+]
+// The command-line tools link the Swift runtime, Foundation and its ICU data statically too, so
+// they run where no Swift toolchain is installed (`ldd` lists no libswift*, no libFoundation*).
+let staticSwift: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"])]
+let staticSwiftCompile: [SwiftSetting] = [.unsafeFlags(["-static-stdlib"])]
+
 let package = Package(
     name: "libhrnet",
     products: [
@@ -58,11 +73,13 @@ let package = Package(
         .target(
             name: "HRNetCAPI",
             dependencies: ["HRNet"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            linkerSettings: [.unsafeFlags(["-static-stdlib"] + libraryInterface)]
         ),
         .executableTarget(
             name: "hrnet-bench",
-            dependencies: ["HRNet"]
+            dependencies: ["HRNet"],
+            swiftSettings: staticSwiftCompile,
+            linkerSettings: staticSwift
         ),
         // PNG/JPEG reading and PNG writing for hrnet-pose, on Debian's libpng and libjpeg-turbo
         // (libpng-dev, libjpeg-dev; installed by .ci/setup).
@@ -75,11 +92,14 @@ let package = Package(
         // can drive them (an executable target cannot be imported).
         .target(
             name: "HRNetCLI",
-            dependencies: ["HRNet"]
+            dependencies: ["HRNet"],
+            swiftSettings: staticSwiftCompile
         ),
         .executableTarget(
             name: "hrnet-pose",
-            dependencies: ["HRNet", "CImageIO", "HRNetCLI"]
+            dependencies: ["HRNet", "CImageIO", "HRNetCLI"],
+            swiftSettings: staticSwiftCompile,
+            linkerSettings: staticSwift
         ),
         .testTarget(
             name: "HRNetTests",
