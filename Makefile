@@ -4,9 +4,10 @@
 #   make test                         the README's test command (bash Tests/run.sh)
 #   make install PREFIX=DIR           headers, library, pkg-config and CMake files, tools, demo model
 #   make uninstall PREFIX=DIR         removes exactly what install wrote
+#   make wheel                        the Python wheel, repaired and tagged by auditwheel, in .build/wheel
 #
 # Variables: PREFIX (default /usr/local), DESTDIR (staging root), BINDIR, LIBDIR, INCLUDEDIR,
-# DATADIR, SWIFT. The version comes from include/hrnet.h (HRNET_VERSION_*), nowhere else.
+# DATADIR, SWIFT, PYTHON (for make wheel). The version comes from include/hrnet.h (HRNET_VERSION_*), nowhere else.
 
 PREFIX     ?= /usr/local
 override PREFIX := $(abspath $(PREFIX))
@@ -45,7 +46,7 @@ INSTALLED := \
 	$(BINDIR)/hrnet-pose $(BINDIR)/hrnet-bench \
 	$(SHAREDIR)/models/synth_w16_128x96.pth $(SHAREDIR)/models/README.md
 
-.PHONY: all build test install uninstall version
+.PHONY: all build test install uninstall wheel version clean-packages
 
 all: build
 
@@ -87,3 +88,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	-rmdir $(DESTDIR)$(SHAREDIR)/models $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 	-rmdir $(DESTDIR)$(LIBDIR)/cmake $(DESTDIR)$(PCDIR) 2>/dev/null
+
+wheel:
+	cd $(ROOT) && PYTHON=$(PYTHON) bash packaging/wheel.sh $(ROOT)/.build/wheel
+
+clean-packages:
+	rm -rf $(ROOT)/.build/wheel

@@ -7,8 +7,8 @@
         keep = hrnet.oks_nms(kp, scores, areas)         # indices of the people to report
 
 The shared library is looked up in $HRNET_LIBRARY, then next to this package
-(hrnet/libhrnet.so), then in <repo>/.build/release/libhrnet.so (build it with
-`swift build -c release`).
+(hrnet/libhrnet.so: an installed wheel carries it, with the OpenMP runtime), then in
+<repo>/.build/release/libhrnet.so (build it with `swift build -c release`).
 """
 
 from . import _lib
