@@ -4,10 +4,12 @@
 #   make test                         the README's test command (bash Tests/run.sh)
 #   make install PREFIX=DIR           headers, library, pkg-config and CMake files, tools, demo model
 #   make uninstall PREFIX=DIR         removes exactly what install wrote
+#   make deb                          libhrnet0, libhrnet-dev, hrnet-tools .debs in .build/deb
 #   make wheel                        the Python wheel, repaired and tagged by auditwheel, in .build/wheel
 #
 # Variables: PREFIX (default /usr/local), DESTDIR (staging root), BINDIR, LIBDIR, INCLUDEDIR,
-# DATADIR, SWIFT, PYTHON (for make wheel). The version comes from include/hrnet.h (HRNET_VERSION_*), nowhere else.
+# DATADIR, SWIFT, PYTHON (for make wheel). The version comes from include/hrnet.h
+# (HRNET_VERSION_*), nowhere else.
 
 PREFIX     ?= /usr/local
 override PREFIX := $(abspath $(PREFIX))
@@ -46,7 +48,7 @@ INSTALLED := \
 	$(BINDIR)/hrnet-pose $(BINDIR)/hrnet-bench \
 	$(SHAREDIR)/models/synth_w16_128x96.pth $(SHAREDIR)/models/README.md
 
-.PHONY: all build test install uninstall wheel version clean-packages
+.PHONY: all build test install uninstall deb wheel version clean-packages
 
 all: build
 
@@ -89,8 +91,11 @@ uninstall:
 	-rmdir $(DESTDIR)$(SHAREDIR)/models $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 	-rmdir $(DESTDIR)$(LIBDIR)/cmake $(DESTDIR)$(PCDIR) 2>/dev/null
 
+deb: build
+	cd $(ROOT) && bash packaging/deb.sh $(ROOT)/.build/deb
+
 wheel:
 	cd $(ROOT) && PYTHON=$(PYTHON) bash packaging/wheel.sh $(ROOT)/.build/wheel
 
 clean-packages:
-	rm -rf $(ROOT)/.build/wheel
+	rm -rf $(ROOT)/.build/deb $(ROOT)/.build/wheel
