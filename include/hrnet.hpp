@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -106,6 +107,14 @@ std::vector<T> buffer(std::size_t count, const char *what) {
 }
 
 inline std::size_t dim(int32_t v) { return v > 0 ? static_cast<std::size_t>(v) : 0; }
+
+/** An owned C handle: move-only, freed by `Free` (a no-op for NULL, as all of the C API's are). */
+template <typename T, void (*Free)(T *)>
+struct Free_handle {
+    void operator()(T *p) const noexcept { Free(p); }
+};
+template <typename T, void (*Free)(T *)>
+using Handle = std::unique_ptr<T, Free_handle<T, Free>>;
 
 /** A non-null pointer for an empty output (the library refuses NULL buffers, not empty ones). */
 template <typename T>
@@ -233,7 +242,11 @@ struct Poses {
 class Model {
 public:
     /** hrnet_model_load: a checkpoint file (PyTorch zip or legacy, OpenMMLab layouts). */
-    explicit Model(const std::string &path) { detail::check(hrnet_model_load(path.c_str(), &model_)); }
+    explicit Model(const std::string &path) {
+        hrnet_model *m = nullptr;
+        detail::check(hrnet_model_load(path.c_str(), &m));
+        model_.reset(m);
+    }
     /** hrnet_model_load_memory: a checkpoint's bytes, only read during the call. */
     static Model from_memory(const void *data, std::size_t size) {
         hrnet_model *m = nullptr;
@@ -243,24 +256,12 @@ public:
     /** Takes over one reference the caller owns (e.g. from hrnet_model_load). */
     static Model adopt(hrnet_model *model) noexcept { return Model(model); }
 
-    Model(Model &&other) noexcept : model_(std::exchange(other.model_, nullptr)) {}
-    Model &operator=(Model &&other) noexcept {
-        if (this != &other) {
-            hrnet_model_release(model_);
-            model_ = std::exchange(other.model_, nullptr);
-        }
-        return *this;
-    }
-    Model(const Model &) = delete;
-    Model &operator=(const Model &) = delete;
-    ~Model() { hrnet_model_release(model_); }
-
-    hrnet_model *get() const noexcept { return model_; }
+    hrnet_model *get() const noexcept { return model_.get(); }
     explicit operator bool() const noexcept { return model_ != nullptr; }
 
 private:
     explicit Model(hrnet_model *model) noexcept : model_(model) {}
-    hrnet_model *model_ = nullptr;
+    detail::Handle<hrnet_model, hrnet_model_release> model_;
 };
 
 /** A runnable network (hrnet_session): one thread at a time. */
@@ -268,30 +269,20 @@ class Session {
 public:
     /** hrnet_session_open: loads the checkpoint and creates a session on it. */
     explicit Session(const std::string &path, const Options &options = Options()) {
-        detail::check(hrnet_session_open(path.c_str(), &options.c, &session_));
+        hrnet_session *s = nullptr;
+        detail::check(hrnet_session_open(path.c_str(), &options.c, &s));
+        session_.reset(s);
         load_info();
     }
     /** hrnet_session_create on a loaded model (which the session keeps alive). */
     explicit Session(const Model &model, const Options &options = Options()) {
-        detail::check(hrnet_session_create(model.get(), &options.c, &session_));
+        hrnet_session *s = nullptr;
+        detail::check(hrnet_session_create(model.get(), &options.c, &s));
+        session_.reset(s);
         load_info();
     }
 
-    Session(Session &&other) noexcept
-        : session_(std::exchange(other.session_, nullptr)), info_(other.info_) {}
-    Session &operator=(Session &&other) noexcept {
-        if (this != &other) {
-            hrnet_session_close(session_);
-            session_ = std::exchange(other.session_, nullptr);
-            info_ = other.info_;
-        }
-        return *this;
-    }
-    Session(const Session &) = delete;
-    Session &operator=(const Session &) = delete;
-    ~Session() { hrnet_session_close(session_); }
-
-    hrnet_session *get() const noexcept { return session_; }
+    hrnet_session *get() const noexcept { return session_.get(); }
     explicit operator bool() const noexcept { return session_ != nullptr; }
     /** The network's facts (hrnet_session_info; they do not change during a session's life). */
     const hrnet_info &info() const noexcept { return info_; }
@@ -312,9 +303,9 @@ public:
         std::vector<float> heatmaps =
             detail::buffer<float>(detail::product({batch, heatmap_floats()}, "heatmaps"), "heatmaps");
         float none = 0;
-        detail::check(hrnet_forward(session_, input, batch, input_count, detail::data_or(heatmaps, none),
+        detail::check(hrnet_forward(get(), input, batch, input_count, detail::data_or(heatmaps, none),
                                     heatmaps.size()),
-                      session_);
+                      get());
         return heatmaps;
     }
 
@@ -324,11 +315,11 @@ public:
         Poses p = make_poses(n, with_heatmaps, false);
         const hrnet_estimate_options o = options.get();
         float none = 0;
-        detail::check(hrnet_estimate_crops(session_, crops, n, &o, detail::data_or(p.keypoints, none),
+        detail::check(hrnet_estimate_crops(get(), crops, n, &o, detail::data_or(p.keypoints, none),
                                            p.keypoints.size(), detail::data_or(p.scores, none),
                                            with_heatmaps ? detail::data_or(p.heatmaps, none) : nullptr,
                                            p.heatmaps.size()),
-                      session_);
+                      get());
         return p;
     }
 
@@ -339,29 +330,23 @@ public:
         Poses p = make_poses(n, with_heatmaps, true);
         const hrnet_estimate_options o = options.get();
         float none = 0;
-        detail::check(hrnet_estimate_boxes(session_, &frame, boxes, n, &o, detail::data_or(p.keypoints, none),
+        detail::check(hrnet_estimate_boxes(get(), &frame, boxes, n, &o, detail::data_or(p.keypoints, none),
                                            p.keypoints.size(), detail::data_or(p.scores, none),
                                            detail::data_or(p.areas, none),
                                            with_heatmaps ? detail::data_or(p.heatmaps, none) : nullptr,
                                            p.heatmaps.size()),
-                      session_);
+                      get());
         return p;
     }
 
     /** The session's last failure message ("" if none). */
-    const char *last_error() const noexcept { return hrnet_last_error(session_); }
+    const char *last_error() const noexcept { return hrnet_last_error(get()); }
 
 private:
     void load_info() {
         info_ = hrnet_info();
         info_.struct_size = sizeof info_;
-        const hrnet_status st = hrnet_session_info(session_, &info_);
-        if (st != HRNET_OK) {
-            const std::string message = hrnet_last_error(session_);
-            hrnet_session_close(session_);
-            session_ = nullptr;
-            detail::fail(st, message.c_str());
-        }
+        detail::check(hrnet_session_info(get(), &info_), get());   // a throw closes the session
     }
 
     Poses make_poses(std::size_t n, bool with_heatmaps, bool with_areas) const {
@@ -379,7 +364,7 @@ private:
         return p;
     }
 
-    hrnet_session *session_ = nullptr;
+    detail::Handle<hrnet_session, hrnet_session_close> session_;
     hrnet_info info_{};
 };
 
@@ -501,23 +486,14 @@ struct Tracks {
 class Tracker {
 public:
     explicit Tracker(const TrackerOptions &options = TrackerOptions()) {
-        detail::check(hrnet_tracker_create(&options.c, &tracker_));
+        hrnet_tracker *t = nullptr;
+        detail::check(hrnet_tracker_create(&options.c, &t));
+        tracker_.reset(t);
     }
-    Tracker(Tracker &&other) noexcept : tracker_(std::exchange(other.tracker_, nullptr)) {}
-    Tracker &operator=(Tracker &&other) noexcept {
-        if (this != &other) {
-            hrnet_tracker_close(tracker_);
-            tracker_ = std::exchange(other.tracker_, nullptr);
-        }
-        return *this;
-    }
-    Tracker(const Tracker &) = delete;
-    Tracker &operator=(const Tracker &) = delete;
-    ~Tracker() { hrnet_tracker_close(tracker_); }
 
-    hrnet_tracker *get() const noexcept { return tracker_; }
+    hrnet_tracker *get() const noexcept { return tracker_.get(); }
     /** Forgets every track (ids keep counting up). */
-    void reset() noexcept { hrnet_tracker_reset(tracker_); }
+    void reset() noexcept { hrnet_tracker_reset(get()); }
 
     /** hrnet_tracker_update: advances by one frame taken at `timestamp_seconds`; `boxes` may
      *  be empty (n = 0: no detector on this frame, tracks are carried forward). */
@@ -541,7 +517,7 @@ public:
             r.boxes = detail::data_or(t.boxes, none);
             r.frames_since_detected = detail::data_or(t.frames_since_detected, no_frames);
             const hrnet_status st =
-                hrnet_tracker_update(tracker_, session.get(), &frame, timestamp_seconds, boxes, n, &o, &r);
+                hrnet_tracker_update(get(), session.get(), &frame, timestamp_seconds, boxes, n, &o, &r);
             if (st == HRNET_ERR_BUFFER_TOO_SMALL && r.count > capacity) {
                 capacity = r.count;   // the tracker is unchanged: repeat with room for everyone
                 continue;
@@ -573,7 +549,7 @@ private:
         return t;
     }
 
-    hrnet_tracker *tracker_ = nullptr;
+    detail::Handle<hrnet_tracker, hrnet_tracker_close> tracker_;
     std::size_t capacity_ = 16;
 };
 
