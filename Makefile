@@ -54,9 +54,15 @@ all: build
 
 # The SONAME link next to the built library lets programs linked against .build/release (the
 # tests, examples/c) find it at run time, as they would an installed one.
+# Package.swift reads the SONAME's major version from include/hrnet.h, but SwiftPM caches the
+# manifest's evaluation by its own text, and its build plan until the manifest is newer: after a
+# change of HRNET_VERSION_MAJOR the SONAME would be stale, so the manifest is evaluated again here.
 build:
 	@test -n "$(MAJOR)" -a -n "$(MINOR)" -a -n "$(PATCH)" || { echo "cannot read HRNET_VERSION_* from include/hrnet.h" >&2; exit 1; }
 	cd $(ROOT) && $(SWIFT) build -c release
+	@[ "$$(readelf -d $(BUILD)/libhrnet.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" = "$(SONAME)" ] || { \
+	  echo "libhrnet.so's SONAME is not $(SONAME): Package.swift evaluated again"; \
+	  cd $(ROOT) && touch Package.swift && $(SWIFT) build -c release --manifest-cache none; }
 	ln -sf libhrnet.so $(BUILD)/$(SONAME)
 
 test:

@@ -115,7 +115,7 @@ t_exports() {
     missing=$(comm -13 <(exported "$LIB") <(declared include/hrnet.h) | tr '\n' ' ')
     echo "libhrnet.so exports $n symbols, all hrnet_* functions of hrnet.h"
     [ -z "$missing" ] || echo "declared in hrnet.h but not (yet) in this build: $missing"
-    [ "$(soname "$LIB")" = "libhrnet.so.$MAJOR" ] || fail "SONAME is '$(soname "$LIB")', not libhrnet.so.$MAJOR"
+    [ "$(soname "$LIB")" = "libhrnet.so.$MAJOR" ] || fail "SONAME is '$(soname "$LIB")', not libhrnet.so.$MAJOR (after a change of HRNET_VERSION_MAJOR, make re-reads Package.swift)"
     # Internal names cannot be found at run time either.
     "$PYTHON" -c "import ctypes, sys; l = ctypes.CDLL(sys.argv[1]); assert hasattr(l, 'hrnet_version'); \
 assert not hasattr(l, 'hr_run') and not hasattr(l, 'hr_tls_set_error'), 'internal symbol found by dlsym'" "$LIB"
