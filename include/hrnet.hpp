@@ -110,11 +110,11 @@ inline std::size_t dim(int32_t v) { return v > 0 ? static_cast<std::size_t>(v) :
 
 /** An owned C handle: move-only, freed by `Free` (a no-op for NULL, as all of the C API's are). */
 template <typename T, void (*Free)(T *)>
-struct Free_handle {
+struct HandleRelease {
     void operator()(T *p) const noexcept { Free(p); }
 };
 template <typename T, void (*Free)(T *)>
-using Handle = std::unique_ptr<T, Free_handle<T, Free>>;
+using Handle = std::unique_ptr<T, HandleRelease<T, Free>>;
 
 /** A non-null pointer for an empty output (the library refuses NULL buffers, not empty ones). */
 template <typename T>
