@@ -8,8 +8,8 @@
     points, valid, cov = hrnet.lift_depth(kp, depth, (fx, fy, cx, cy))  # 3D from aligned depth
 
 The shared library is looked up in $HRNET_LIBRARY, then next to this package
-(hrnet/libhrnet.so), then in <repo>/.build/release/libhrnet.so (build it with
-`swift build -c release`).
+(hrnet/libhrnet.so: an installed wheel carries it, with the OpenMP runtime), then in
+<repo>/.build/release/libhrnet.so (build it with `swift build -c release`).
 """
 
 from . import _lib

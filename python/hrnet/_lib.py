@@ -207,8 +207,10 @@ def _find_library():
     raise OSError(
         "libhrnet shared library not found. Looked in:\n  "
         + "\n  ".join(tried)
-        + "\nBuild it from the repository root with `swift build -c release` (it produces "
-        ".build/release/libhrnet.so), or set %s to the full path of libhrnet.so." % LIBRARY_ENV)
+        + "\nInstall the package with `pip install ./python` from the repository root (it builds "
+        "the library and puts it in the package), or build it there with `swift build -c release` "
+        "(it produces .build/release/libhrnet.so), or set %s to the full path of libhrnet.so."
+        % LIBRARY_ENV)
 
 
 def _declare(lib):
