@@ -4,6 +4,7 @@
 // Targets follow the data flow: CHRNetKernels (C, OpenMP, AVX-512) <- HRNet (Swift core:
 // checkpoint reading, network planning, pipeline) <- HRNetCAPI (the @_cdecl C ABI, linked into
 // libhrnet.so with the Swift runtime statically, so C and Python hosts need no Swift toolchain).
+import Foundation
 import PackageDescription
 
 // Debian/Ubuntu multiarch library directory of the architecture this manifest is evaluated on
@@ -35,6 +36,34 @@ let openblasLink: [LinkerSetting] = [
                   "-Xlinker", "--exclude-libs=libopenblas.a"]),
 ]
 
+// The ABI's major version, HRNET_VERSION_MAJOR of include/hrnet.h: the version is written there
+// and nowhere else (the Makefile, python/setup.py and the packaging read it too).
+let majorVersion: String = {
+    let header = Context.packageDirectory + "/include/hrnet.h"
+    guard let text = try? String(contentsOfFile: header, encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("#define HRNET_VERSION_MAJOR ") }),
+          let major = line.split(separator: " ").dropFirst(2).first, Int(major) != nil
+    else { fatalError("no HRNET_VERSION_MAJOR in \(header)") }
+    return String(major)
+}()
+// libhrnet.so's interface as a system library: SONAME libhrnet.so.MAJOR (`make install` names the
+// file libhrnet.so.MAJOR.MINOR.PATCH and adds the links), and a version script that exports the
+// hrnet_* functions of the C API and nothing else (packaging/hrnet.map). Linker settings of a
+// target apply to every binary that links it, so the libFuzzer harness that links HRNetCAPI into
+// an executable (HRNET_FUZZ=1, below) goes without them: the script's `local: *` would also hide
+// the sanitizer runtime's interceptors there.
+let libraryInterface: [String] = Context.environment["HRNET_FUZZ"] == "1" ? [] : [
+    "-Xlinker", "-soname=libhrnet.so.\(majorVersion)",
+    "-Xlinker", "--version-script=\(Context.packageDirectory)/packaging/hrnet.map",
+]
+// The command-line tools link the Swift runtime, Foundation and its ICU data statically too, so
+// they run where no Swift toolchain is installed (`ldd` lists no libswift*, no libFoundation*).
+// -static-stdlib is also needed when their main module is compiled: it then imports the static
+// Foundation, whose modules record the static libraries it needs (CoreFoundation, ICU) for the
+// link. Targets they import (HRNetCLI) need not: the main module's records cover them.
+let staticSwift: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"])]
+let staticSwiftCompile: [SwiftSetting] = [.unsafeFlags(["-static-stdlib"])]
+
 let package = Package(
     name: "libhrnet",
     products: [
@@ -58,11 +87,13 @@ let package = Package(
         .target(
             name: "HRNetCAPI",
             dependencies: ["HRNet"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            linkerSettings: [.unsafeFlags(["-static-stdlib"] + libraryInterface)]
         ),
         .executableTarget(
             name: "hrnet-bench",
-            dependencies: ["HRNet"]
+            dependencies: ["HRNet"],
+            swiftSettings: staticSwiftCompile,
+            linkerSettings: staticSwift
         ),
         // PNG/JPEG reading and PNG writing for hrnet-pose, on Debian's libpng and libjpeg-turbo
         // (libpng-dev, libjpeg-dev; installed by .ci/setup).
@@ -89,7 +120,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "hrnet-pose",
-            dependencies: ["HRNet", "CImageIO", "CVideoIO", "HRNetCLI"]
+            dependencies: ["HRNet", "CImageIO", "CVideoIO", "HRNetCLI"],
+            swiftSettings: staticSwiftCompile,
+            linkerSettings: staticSwift
         ),
         .testTarget(
             name: "HRNetTests",

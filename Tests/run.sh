@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # All of libhrnet's tests: Swift (loader, kernels of every set the CPU has, equivalence,
 # pipeline), the C ABI test program and the C example built with plain cc, the Python binding's
-# tests and example, then the hostile-input checks: libFuzzer harnesses for a short run
+# tests and example, the packaging tests (the exported symbols; make install, pkg-config, CMake,
+# hrnet.hpp, the wheel and the .debs, each used from outside the repository), then the
+# hostile-input checks: libFuzzer harnesses for a short run
 # (HRNET_FUZZ_SECONDS, default 30 s each), the ASan/UBSan and TSan runs (Tests/sanitize.sh), and
 # the NEON kernels cross-compiled for aarch64 and run under qemu (Tests/cross/aarch64.sh).
 set -euo pipefail
@@ -12,6 +14,7 @@ make -s -C Tests/c test
 make -s -C examples/c run
 PYTHONPATH=python python3 examples/python/peaks.py > /dev/null
 PYTHONPATH=python python3 -m pytest -q python/tests
+bash Tests/packaging/run.sh
 bash Tests/fuzz/run.sh "${HRNET_FUZZ_SECONDS:-30}"
 bash Tests/sanitize.sh
 bash Tests/cross/aarch64.sh

@@ -116,7 +116,15 @@ typedef enum hrnet_precision {
      *  heatmaps within 2e-2 max abs of the float64 reference, decoded keypoints within one
      *  heatmap pixel of FP32's on >= 99% of joints (README: measured figures). Needs a CPU with
      *  AVX512_BF16, else session creation fails with HRNET_ERR_INVALID_ARGUMENT. */
-    HRNET_PRECISION_BF16 = 1
+    HRNET_PRECISION_BF16 = 1,
+    /** Fastest, opt-in: uint8 activations x int8 weights (per output channel, symmetric), int32
+     *  sums (AVX512_VNNI vpdpbusd), FP32 epilogue; the first layer and the heatmap layer stay
+     *  FP32. Needs a calibration of the checkpoint (hrnet_calibrator_*), given in
+     *  hrnet_options.calibration_path or calibration_data, and a CPU with AVX512_VNNI, else
+     *  session creation fails with HRNET_ERR_INVALID_ARGUMENT (a calibration of another
+     *  checkpoint too). Error bound tested on the fixtures and the demo model (README "INT8":
+     *  measured figures). Added in 0.3. */
+    HRNET_PRECISION_INT8 = 2
 } hrnet_precision;
 
 /** Convolution kernels. Every set computes the same exact FP32 network (each is tested against
@@ -161,6 +169,12 @@ typedef struct hrnet_options {
      *  other than avx512) is HRNET_ERR_INVALID_ARGUMENT, naming what the CPU has. (Added in 0.2;
      *  a host built against 0.1 passes a smaller struct_size and gets AUTO.) */
     int32_t kernels;
+    /** INT8 precision only: the calibration file (hrnet_calibrator_save), or NULL and the file's
+     *  bytes in calibration_data / calibration_size (read during session creation only). A file
+     *  that is damaged, of another version or of another checkpoint is refused. Added in 0.3. */
+    const char *calibration_path;
+    const void *calibration_data;
+    size_t calibration_size;
 } hrnet_options;
 
 /** Facts about a session's network, filled by hrnet_session_info(). */
@@ -365,6 +379,34 @@ double hrnet_box_area(const hrnet_box *box, int32_t input_height, int32_t input_
 hrnet_status hrnet_oks_nms(const float *keypoints, const float *scores, const float *areas, size_t n,
                            int32_t joints, const float *sigmas, float threshold,
                            int32_t *keep, size_t *num_kept);
+
+/* ---------------------------------------------------------------------------------------- */
+/* INT8 calibration                                                                          */
+
+/** Opaque: activation ranges being measured for INT8 (HRNET_PRECISION_INT8). */
+typedef struct hrnet_calibrator hrnet_calibrator;
+
+/** Starts measuring the activation ranges of `session`'s model: the session must be FP32 (it
+ *  runs the network; the calibrator keeps what it needs, so the session may be closed first).
+ *  Calibrate at the input size and on data like the deployment's: crops or frames with the
+ *  detector's boxes; a few dozen people are enough (README "INT8"). Failures of every
+ *  calibrator call go to hrnet_last_error(NULL). Added in 0.3. */
+hrnet_status hrnet_calibrator_create(hrnet_session *session, hrnet_calibrator **out_calibrator);
+/** Runs the pipeline on `n` boxes of `frame` (as hrnet_estimate_boxes, flip test included unless
+ *  options say otherwise) and records every convolution's input. n = 0 records nothing. */
+hrnet_status hrnet_calibrator_add_boxes(hrnet_calibrator *calibrator, const hrnet_image *frame,
+                                        const hrnet_box *boxes, size_t n, const hrnet_estimate_options *options);
+/** The same for `n` crops (as hrnet_estimate_crops). */
+hrnet_status hrnet_calibrator_add_crops(hrnet_calibrator *calibrator, const hrnet_image *crops, size_t n,
+                                        const hrnet_estimate_options *options);
+/** Writes the calibration file (atomically: a temporary name, then rename): a small versioned
+ *  binary with a checksum and the checkpoint's fingerprint. Each convolution's range is the
+ *  99.99th percentile of its input values. Nothing recorded yet is HRNET_ERR_INVALID_ARGUMENT. */
+hrnet_status hrnet_calibrator_save(hrnet_calibrator *calibrator, const char *path);
+/** Frees the calibrator. NULL is a no-op. */
+void hrnet_calibrator_close(hrnet_calibrator *calibrator);
+/** create + add_crops (default options) + save + close, in one call. */
+hrnet_status hrnet_calibrate(hrnet_session *session, const hrnet_image *crops, size_t n, const char *path);
 
 /* ---------------------------------------------------------------------------------------- */
 /* How far to trust each joint                                                               */

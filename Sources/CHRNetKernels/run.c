@@ -1,6 +1,7 @@
 /* Executes a planned network: one OpenMP parallel region per call, one worksharing loop per op. */
 #include "internal.h"
 #include "hrnet_kernels_bf16.h"
+#include "hrnet_kernels_int8.h"
 #include <stdlib.h>
 
 /* LLVM libomp extension. Under a hypervisor libomp defaults to putting waiting threads to sleep
@@ -73,6 +74,12 @@ static int op_tasks(const hr_op *op, int set) {
     const int h = op->out.h;
     switch (op->kind) {
     case HR_OP_CONV:
+        if (op->weights_int8) {
+#if HR_X86
+            if (set == HR_KERNELS_AVX512 && hr_cpu_has_avx512vnni()) return (op->out.cb / op->tile_b) * h;
+#endif
+            return op->out.cb * h;   /* the reference kernel, one block per task */
+        }
         /* GENERIC: bands of tile_t rows (hr_choose_tile_generic) per group of tile_b blocks. */
         if (set == HR_KERNELS_GENERIC) {
             const int R = op->tile_t > 0 ? op->tile_t : 1;
@@ -88,7 +95,18 @@ static inline void run_task(const hr_op *op, float *a, int set, int task, int64_
     const int h = op->out.h, w = op->out.w;
     switch (op->kind) {
     case HR_OP_CONV:
-        if (op->weights_bf16) {
+        if (op->weights_int8) {
+            const uint8_t *copy = (const uint8_t *)(a + op->int8_copy);
+#if HR_X86
+            if (set == HR_KERNELS_AVX512 && hr_cpu_has_avx512vnni()) {
+                const int B = op->tile_b, T = op->tile_t, g = task / h, oy = task % h;
+                for (int ox0 = 0; ox0 < w; ox0 += T)
+                    hr_conv_rows_int8(op, a, copy, g * B, oy, ox0, B, w - ox0 < T ? w - ox0 : T);
+                break;
+            }
+#endif
+            hr_conv_int8_ref_task(op, a, copy, task / h, task % h);
+        } else if (op->weights_bf16) {
             const uint16_t *copy = (const uint16_t *)(a + op->bf16_copy);
 #if HR_X86
             if (set == HR_KERNELS_AVX512) {
@@ -127,14 +145,18 @@ static inline void run_task(const hr_op *op, float *a, int set, int task, int64_
     }
 }
 
-/* A BF16 convolution first copies its input to BF16, one padded row per task. */
+/* A BF16 convolution first copies its input to BF16, an INT8 one quantizes it to uint8, one
+ * padded row per task. */
 static inline int bf16_rows(const hr_op *op) {
-    return op->kind == HR_OP_CONV && op->weights_bf16 ? op->in.cb * (op->in.h + 2) : 0;
+    return op->kind == HR_OP_CONV && (op->weights_bf16 || op->weights_int8) ? op->in.cb * (op->in.h + 2) : 0;
 }
 
 static inline void bf16_row(const hr_op *op, float *a, int i) {
     const int hp = op->in.h + 2;
-    hr_to_bf16_rows(a, &op->in, op->in_c, (uint16_t *)(a + op->bf16_copy), i / hp, i % hp, i % hp + 1);
+    if (op->weights_int8)
+        hr_to_u8_rows(a, &op->in, op->in_c, op->int8_inv, (uint8_t *)(a + op->int8_copy), i / hp, i % hp, i % hp + 1);
+    else
+        hr_to_bf16_rows(a, &op->in, op->in_c, (uint16_t *)(a + op->bf16_copy), i / hp, i % hp, i % hp + 1);
 }
 
 /* Inside a parallel region: the team shares the op's tasks (implicit barrier at the end). */

@@ -168,7 +168,17 @@ private func makeSession(_ model: Model, _ o: UnsafePointer<hrnet_options>?, _ f
     }
     guard opts.num_threads >= 0 else { throw HRNetError.invalidArgument("\(fn): num_threads is \(opts.num_threads); use 0 for all cores") }
     guard let precision = Precision(rawValue: Int(opts.precision)) else {
-        throw HRNetError.invalidArgument("\(fn): unknown precision \(opts.precision) (0 = FP32, 1 = BF16)")
+        throw HRNetError.invalidArgument("\(fn): unknown precision \(opts.precision) (0 = FP32, 1 = BF16, 2 = INT8)")
+    }
+    // INT8's calibration: a file, or its bytes (read during this call only).
+    var calibration: Calibration? = nil
+    if precision == .int8 {
+        if let path = opts.calibration_path {
+            calibration = try Calibration(path: String(cString: path))
+        } else if let data = opts.calibration_data {
+            calibration = try Calibration(bytes: UnsafeRawBufferPointer(start: data, count: opts.calibration_size),
+                                          name: "calibration_data")
+        }
     }
     guard let kernels = KernelSet(rawValue: Int(opts.kernels)) else {
         throw HRNetError.invalidArgument("\(fn): unknown kernel set \(opts.kernels) (0 = AUTO, 1 = GENERIC, 2 = AVX2, 3 = AVX512, 4 = NEON)")
@@ -176,7 +186,7 @@ private func makeSession(_ model: Model, _ o: UnsafePointer<hrnet_options>?, _ f
     do {
         return try Session(model: model, inputHeight: h == 0 ? nil : h, inputWidth: w == 0 ? nil : w,
                            threads: opts.num_threads == 0 ? nil : Int(opts.num_threads), precision: precision,
-                           kernels: kernels)
+                           kernels: kernels, calibration: calibration)
     } catch HRNetError.invalidArgument(let m) {
         throw HRNetError.invalidArgument("\(fn): \(m)")
     }

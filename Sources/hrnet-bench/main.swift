@@ -23,7 +23,7 @@ struct Options {
 
 let usage = """
 usage: hrnet-bench [--checkpoint FILE | --width 32|48] [--input-size HxW] [--batch 1,8]
-                   [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json] [--profile] [--direct] [--precision fp32,bf16]
+                   [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json] [--profile] [--direct] [--precision fp32,bf16,int8]
                    [--kernels auto|avx512,avx2,neon,generic]
 
 Times the exact FP32 network on random input: ms/crop (median and min of --reps runs after two
@@ -66,7 +66,7 @@ while !args.isEmpty {
     case "--profile": o.profile = true
     case "--direct": o.direct = true
     case "--precision":
-        o.precisions = value().split(separator: ",").map { $0 == "bf16" ? Precision.bf16 : Precision.fp32 }
+        o.precisions = value().split(separator: ",").map { $0 == "bf16" ? Precision.bf16 : $0 == "int8" ? Precision.int8 : Precision.fp32 }
     case "--kernels":
         o.kernels = value().split(separator: ",").map { name -> KernelSet in
             guard let k = KernelSet(name: String(name)) else { fail("--kernels: unknown set '\(name)' (auto, avx512, avx2, neon, generic)") }
@@ -164,23 +164,40 @@ do {
         }
         exit(0)
     }
-    // FP32 first (peak RSS is this process's so far: the FP32 session alone), then BF16.
+    // INT8 sessions need a calibration: measured once, on a few crops of smooth random images
+    // (ranges only set the quantization steps; the speed does not depend on them).
+    var calibration: Calibration? = nil
+    if o.precisions.contains(.int8) {
+        let fp = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads)
+        let cal = try Calibrator(session: fp)
+        var rng = UInt64(12345)
+        for _ in 0..<4 {
+            let w = o.inputWidth, h = o.height
+            var pixels = [UInt8](repeating: 0, count: w * h * 3)
+            for i in pixels.indices { rng = rng &* 6364136223846793005 &+ 1442695040888963407; pixels[i] = UInt8(truncatingIfNeeded: rng >> 56) }
+            try pixels.withUnsafeBufferPointer { p in
+                try cal.add(crops: [ImageView(data: p.baseAddress!, width: w, height: h)], options: EstimateOptions(flip: false))
+            }
+        }
+        calibration = try cal.calibration()
+    }
+    // FP32 first (peak RSS is this process's so far: the FP32 session alone), then BF16, INT8.
     var firstKernels = ""
     for kernels in o.kernels {
         for precision in o.precisions {
-            if precision == .bf16 && kernels != .auto && kernels != .avx512 { continue }  // BF16 runs on avx512 only
+            if precision != .fp32 && kernels != .auto && kernels != .avx512 { continue }  // BF16, INT8 run on avx512 only
             for batch in o.batches {
                 let s: Session
                 do {
                     s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads,
-                                    precision: precision, kernels: kernels)
+                                    precision: precision, kernels: kernels, calibration: calibration)
                 } catch {
                     FileHandle.standardError.write("skipping \(kernels.name) \(precision): \(error)\n".data(using: .utf8)!)
                     continue
                 }
                 if firstKernels.isEmpty { firstKernels = s.kernels.name }
                 let (med, mn) = try time(s, batch: batch, reps: o.reps)
-                rows.append(Row(engine: "libhrnet", kernels: s.kernels.name, precision: precision == .fp32 ? "fp32" : "bf16",
+                rows.append(Row(engine: "libhrnet", kernels: s.kernels.name, precision: ["fp32", "bf16", "int8"][precision.rawValue],
                                 batch: batch, threads: o.threads, msMedian: med, msMin: mn, gflops: 2 * gmacs / (med / 1000),
                                 peakRSSMiB: peakRSSMiB(), openMs: loadMs, ratioToHRNet: nil))
             }

@@ -13,6 +13,9 @@ minutes=${1:?usage: Tests/soak/run.sh MINUTES [INTERVAL_SECONDS]}
 interval=${2:-10}
 if [ "${SKIP_BUILD:-0}" != 1 ]; then swift build -c release; fi
 lib=$PWD/.build/release
+# The program is linked with -lhrnet, so it loads the library by its SONAME (libhrnet.so.0).
+soname=$(readelf -d "$lib/libhrnet.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ -z "$soname" ] || ln -sf libhrnet.so "$lib/$soname"
 mkdir -p .build/soak
 ${CC:-cc} -O2 -g -std=c99 -Wall -Wextra -I include -o .build/soak/soak Tests/soak/soak.c \
     -L "$lib" -Wl,-rpath,"$lib" -lhrnet -lm

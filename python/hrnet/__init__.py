@@ -8,8 +8,8 @@
     points, valid, cov = hrnet.lift_depth(kp, depth, (fx, fy, cx, cy))  # 3D from aligned depth
 
 The shared library is looked up in $HRNET_LIBRARY, then next to this package
-(hrnet/libhrnet.so), then in <repo>/.build/release/libhrnet.so (build it with
-`swift build -c release`).
+(hrnet/libhrnet.so: an installed wheel carries it, with the OpenMP runtime), then in
+<repo>/.build/release/libhrnet.so (build it with `swift build -c release`).
 """
 
 from . import _lib
@@ -18,11 +18,12 @@ from .errors import HRNetError, Status, status_string
 from .pipeline import Skeleton, box_area, decode_heatmaps, keypoint_covariances, oks_nms, skeleton
 from .session import Info, Model, Session
 from .tracking import Person, Tracker
+from .calibration import Calibrator, calibrate
 
 __all__ = ["Session", "Model", "Info", "HRNetError", "Status", "status_string", "version",
            "version_number", "library_path", "__version__", "Skeleton", "skeleton",
            "decode_heatmaps", "keypoint_covariances", "oks_nms", "box_area", "kernel_sets", "Tracker",
-           "Person", "lift_depth"]
+           "Person", "lift_depth", "Calibrator", "calibrate"]
 
 
 def version():

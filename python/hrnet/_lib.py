@@ -23,6 +23,9 @@ class hrnet_options(ctypes.Structure):
         ("num_threads", ctypes.c_int32),
         ("precision", ctypes.c_int32),
         ("kernels", ctypes.c_int32),
+        ("calibration_path", ctypes.c_char_p),
+        ("calibration_data", ctypes.c_void_p),
+        ("calibration_size", ctypes.c_size_t),
     ]
 
 
@@ -157,9 +160,14 @@ class hrnet_tracker(ctypes.Structure):
     pass
 
 
+class hrnet_calibrator(ctypes.Structure):
+    pass
+
+
 model_p = ctypes.POINTER(hrnet_model)
 session_p = ctypes.POINTER(hrnet_session)
 tracker_p = ctypes.POINTER(hrnet_tracker)
+calibrator_p = ctypes.POINTER(hrnet_calibrator)
 float_p = ctypes.POINTER(ctypes.c_float)
 uint8_p = ctypes.POINTER(ctypes.c_uint8)
 int32_p = ctypes.POINTER(ctypes.c_int32)
@@ -199,8 +207,10 @@ def _find_library():
     raise OSError(
         "libhrnet shared library not found. Looked in:\n  "
         + "\n  ".join(tried)
-        + "\nBuild it from the repository root with `swift build -c release` (it produces "
-        ".build/release/libhrnet.so), or set %s to the full path of libhrnet.so." % LIBRARY_ENV)
+        + "\nInstall the package with `pip install ./python` from the repository root (it builds "
+        "the library and puts it in the package), or build it there with `swift build -c release` "
+        "(it produces .build/release/libhrnet.so), or set %s to the full path of libhrnet.so."
+        % LIBRARY_ENV)
 
 
 def _declare(lib):
@@ -246,6 +256,15 @@ def _declare(lib):
          [float_p, float_p, ctypes.c_size_t, ctypes.c_int32, ctypes.POINTER(hrnet_depth_image),
           ctypes.POINTER(hrnet_intrinsics), ctypes.POINTER(hrnet_lift_options), float_p, uint8_p,
           float_p, ctypes.c_size_t]),
+        # INT8 calibration
+        ("hrnet_calibrator_create", status_t, [session_p, ctypes.POINTER(calibrator_p)]),
+        ("hrnet_calibrator_add_boxes", status_t,
+         [calibrator_p, image_p, box_p, ctypes.c_size_t, estimate_options_p]),
+        ("hrnet_calibrator_add_crops", status_t,
+         [calibrator_p, image_p, ctypes.c_size_t, estimate_options_p]),
+        ("hrnet_calibrator_save", status_t, [calibrator_p, ctypes.c_char_p]),
+        ("hrnet_calibrator_close", None, [calibrator_p]),
+        ("hrnet_calibrate", status_t, [session_p, image_p, ctypes.c_size_t, ctypes.c_char_p]),
         # tracker
         ("hrnet_tracker_options_init", None, [ctypes.POINTER(hrnet_tracker_options)]),
         ("hrnet_tracker_create", status_t,

@@ -11,7 +11,7 @@ from . import _lib, pipeline
 from .errors import check
 
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
-_PRECISION_NAMES = {0: "fp32", 1: "bf16"}  # hrnet_precision
+_PRECISION_NAMES = {0: "fp32", 1: "bf16", 2: "int8"}  # hrnet_precision
 _PRECISION_VALUES = {v: k for k, v in _PRECISION_NAMES.items()}
 _KERNEL_NAMES = {0: "auto", 1: "generic", 2: "avx2", 3: "avx512", 4: "neon"}  # hrnet_kernel_set
 _KERNEL_VALUES = {v: k for k, v in _KERNEL_NAMES.items()}
@@ -131,8 +131,11 @@ class Session(_Closable):
     - ``input_size``: network input ``(H, W)``, each a positive multiple of 32; ``None`` lets
       the library choose (256x192 for COCO, 256x256 for MPII).
     - ``threads``: OpenMP threads per call; ``None`` = all cores available.
-    - ``precision``: ``"fp32"`` (default, exact) or ``"bf16"`` (opt-in, about twice as fast:
-      products in BF16, heatmaps within 2e-2 of FP32; needs a CPU with AVX512_BF16).
+    - ``precision``: ``"fp32"`` (default, exact), ``"bf16"`` (opt-in, about twice as fast:
+      products in BF16, heatmaps within 2e-2 of FP32; needs a CPU with AVX512_BF16) or
+      ``"int8"`` (opt-in, fastest; needs ``calibration`` and a CPU with AVX512_VNNI).
+    - ``calibration``: for ``"int8"``: the path of a calibration file (:func:`hrnet.calibrate`)
+      or its bytes.
     - ``kernels``: ``"auto"`` (default: the HRNET_KERNELS environment variable, else the best
       the CPU runs), ``"avx512"``, ``"avx2"``, ``"neon"`` or ``"generic"``. A set the CPU lacks
       raises :class:`HRNetError` (HRNET_ERR_INVALID_ARGUMENT) naming what the CPU has.
@@ -141,7 +144,8 @@ class Session(_Closable):
     concurrent calls on the same Session object are serialised rather than undefined.
     """
 
-    def __init__(self, model_or_path, input_size=None, threads=None, precision="fp32", kernels="auto"):
+    def __init__(self, model_or_path, input_size=None, threads=None, precision="fp32", kernels="auto",
+                 calibration=None):
         self._ptr = None
         self._lock = threading.Lock()
         opts = _lib.hrnet_options()
@@ -164,6 +168,19 @@ class Session(_Closable):
         if kernels not in _KERNEL_VALUES:
             raise ValueError("kernels must be one of %s, got %r" % (sorted(_KERNEL_VALUES), kernels))
         opts.kernels = _KERNEL_VALUES[kernels]
+        # INT8: the calibration file (a path) or its bytes, read during creation only.
+        calib_keep = None
+        if calibration is not None:
+            if precision != "int8":
+                raise ValueError("calibration is for precision='int8' only")
+            if isinstance(calibration, (bytes, bytearray, memoryview)):
+                calib_keep = ctypes.create_string_buffer(bytes(calibration), len(calibration))
+                opts.calibration_data = ctypes.cast(calib_keep, ctypes.c_void_p)
+                opts.calibration_size = len(calibration)
+            else:
+                opts.calibration_path = _encode_path(calibration)
+        elif precision == "int8":
+            raise ValueError("precision='int8' needs calibration= (a file from hrnet.calibrate, or its bytes)")
 
         ptr = _lib.session_p()
         if isinstance(model_or_path, Model):

@@ -79,6 +79,15 @@ typedef struct hr_op {
      * offset bf16_copy (floats). */
     const uint16_t *weights_bf16;
     int64_t bf16_copy;
+    /* INT8 mode (hrnet_kernels_int8.h), HR_OP_CONV only: non-NULL = products in INT8 with these
+     * weights (per output channel symmetric, hr_pack_weights_int8); the input is first quantized
+     * to uint8 at arena offset int8_copy (floats) as round(v x int8_inv) clamped to 0..255; the
+     * int32 sums are scaled by int8_scale[oc] (input scale x weight scale), then bias and the
+     * FP32 epilogue as usual. */
+    const int8_t *weights_int8;
+    const float *int8_scale;
+    float int8_inv;
+    int64_t int8_copy;
 } hr_op;
 
 /** Scratch floats one thread needs for an HR_OP_WINOGRAD op. */

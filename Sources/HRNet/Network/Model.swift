@@ -10,6 +10,10 @@ public enum Precision: Int, Equatable {
     /// Products in BF16 (AVX512_BF16 vdpbf16ps), sums, epilogues and activations in FP32; the head
     /// stays FP32. About twice the FP32 speed; error measured in the tests and the README.
     case bf16 = 1
+    /// uint8 activations x int8 weights (per output channel), int32 sums, FP32 epilogue, with
+    /// activation ranges from a `Calibration`; the first layer (signed input) and the heatmap
+    /// layer stay FP32. Needs AVX512_VNNI. Error measured in the tests and the README.
+    case int8 = 2
 }
 
 /// 64-byte aligned, zeroed float storage that lives as long as its owner. Every buffer whose size

@@ -5,7 +5,8 @@ import CHRNetKernels
 final class PlanWeights {
     private let bf16: [CheckedBuffer<UInt16>]
     private let fp32: [AlignedFloats]
-    init(bf16: [CheckedBuffer<UInt16>], fp32: [AlignedFloats]) { self.bf16 = bf16; self.fp32 = fp32 }
+    private let int8: [Int8Conv]
+    init(bf16: [CheckedBuffer<UInt16>], fp32: [AlignedFloats], int8: [Int8Conv]) { self.bf16 = bf16; self.fp32 = fp32; self.int8 = int8 }
 }
 
 /// A size the kernels take as a C int; a file declaring a larger one is refused.
@@ -32,11 +33,14 @@ struct Plan {
     let arenaFloats: Int
     let input: hr_tensor, output: hr_tensor
     let ownWeights: PlanWeights
+    /// The model convolution each op runs (nil for sums).
+    let convOf: [Int?]
     static let maxSlots = 64
 
     /// `kernels`: the HR_KERNELS_* set the session runs (tiles are chosen for it; GENERIC runs
     /// Winograd layers as direct convolutions, with per-thread im2col scratch).
-    init(model: Model, height h: Int, width w: Int, threads t: Int, precision: Precision, kernels: Int32) throws {
+    init(model: Model, height h: Int, width w: Int, threads t: Int, precision: Precision, kernels: Int32,
+         calibration: Calibration? = nil) throws {
         // Shapes, lifetimes, then offsets.
         let g = model.graph
         func shape(_ id: Int) -> (cb: Int, h: Int, w: Int) {
@@ -80,6 +84,9 @@ struct Plan {
         var winogradScratch = 0
         var genericScratch = 0
         var bf16CopyFloats = 0
+        var int8CopyFloats = 0
+        var int8Convs: [Int8Conv] = []
+        var convOf: [Int?] = []
         let bf16 = precision == .bf16
         let generic = kernels == Int32(HR_KERNELS_GENERIC)
         var bf16Weights: [CheckedBuffer<UInt16>] = []
@@ -129,6 +136,40 @@ struct Plan {
                 o.in_c = try int32(c.cin, "input channels of convolution \(op.conv)")
                 o.weights = model.weights(op.conv)
                 o.bias = model.bias(op.conv)
+                // INT8: layers whose input was never negative in calibration (so the network's
+                // first layer, on the signed normalised image, stays FP32), not the head, and
+                // whose int32 sums cannot overflow.
+                var int8: Int8Conv? = nil
+                if precision == .int8, let cal = calibration, op.output != g.output,
+                   cal.minimums[op.conv] >= 0, cal.clips[op.conv] > 0, Int8Conv.fitsInt32(cin: c.cin, k: c.k) {
+                    let direct = c.winograd ? try model.directWeights(op.conv) : nil
+                    if let direct { directCopies.append(direct) }
+                    int8 = try Int8Conv(packed: direct.map { UnsafePointer($0.pointer) } ?? model.weights(op.conv),
+                                        cin: c.cin, cout: c.cout, k: c.k, clip: cal.clips[op.conv], what: "convolution \(op.conv)")
+                    if let direct {
+                        o.weights = UnsafePointer(direct.pointer)
+                        o.bias = UnsafePointer(direct.pointer + ((c.cout + 15) / 16) * ((c.cin + 15) / 16) * 9 * 256)
+                    }
+                }
+                if let int8 {
+                    int8Convs.append(int8)
+                    o.weights_int8 = UnsafePointer(int8.weights.pointer)
+                    o.int8_scale = UnsafePointer(int8.scales.pointer)
+                    o.int8_inv = int8.inv
+                    hr_choose_tile_int8(o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
+                    int8CopyFloats = max(int8CopyFloats, (Int(hr_int8_tensor_bytes(&o.in)) + 3) / 4)
+                    guard int8CopyFloats <= maxCheckedFloats else { throw tooLarge }
+                    planned.append(o)
+                    convOf.append(op.conv)
+                    var dead = Set<Int>([op.output, op.input])
+                    if let r = op.residual { dead.insert(r) }
+                    for up in op.ups { dead.insert(up.tensor) }
+                    for d in dead where lastUse[d] == i {
+                        let s = shape(d)
+                        free["\(s.cb)x\(s.h)x\(s.w)", default: []].append(offset[d])
+                    }
+                    continue
+                }
                 // BF16 sessions keep the head (heatmaps, a tiny 1x1) in FP32.
                 let lowPrecision = bf16 && op.output != g.output
                 let choose: (Int32, Int32, Int32, Int32, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Void =
@@ -158,8 +199,10 @@ struct Plan {
                     }
                 }
                 planned.append(o)
+                convOf.append(op.conv)
             } else {
                 planned.append(o)
+                convOf.append(nil)
             }
             var dead = Set<Int>([op.output])
             if op.kind == .conv { dead.insert(op.input) }
@@ -195,7 +238,13 @@ struct Plan {
                 planned[i].bf16_copy = Int64(copyAt)
             }
         }
-        self.ownWeights = PlanWeights(bf16: bf16Weights, fp32: directCopies)
+        // The uint8 copy of an INT8 convolution's input, shared by all of them.
+        if int8CopyFloats > 0 {
+            let copyAt = try reserve(int8CopyFloats)
+            for i in planned.indices where planned[i].weights_int8 != nil { planned[i].int8_copy = Int64(copyAt) }
+        }
+        self.ownWeights = PlanWeights(bf16: bf16Weights, fp32: directCopies, int8: int8Convs)
+        self.convOf = convOf
         // One arena slot per thread (at most maxSlots): batches run one image per thread where
         // they can. The cap bounds memory for absurd thread counts.
         let slot = (top + 1023) & ~1023   // top <= maxCheckedFloats: no overflow

@@ -18,14 +18,23 @@ public final class Session {
     /// The kernel set the C layer runs (HR_KERNELS_*).
     var kernelSet: Int32 { useReferenceKernels ? Int32(HR_KERNELS_REFERENCE) : Int32(kernels.rawValue) }
 
-    private let plan: Plan
-    private let arena: AlignedFloats
+    let plan: Plan
+    let arena: AlignedFloats
 
     /// The input size used when none is given: 256x256 for 16 joints (MPII), else 256x192.
     public static func defaultInputSize(joints: Int) -> (Int, Int) { joints == 16 ? (256, 256) : (256, 192) }
 
     public init(model: Model, inputHeight: Int? = nil, inputWidth: Int? = nil, threads: Int? = nil,
-                precision: Precision = .fp32, kernels: KernelSet = .auto) throws {
+                precision: Precision = .fp32, kernels: KernelSet = .auto, calibration: Calibration? = nil) throws {
+        if precision == .int8 {
+            guard hr_cpu_has_avx512vnni() != 0 else {
+                throw HRNetError.invalidArgument("INT8 precision needs a CPU with AVX512_VNNI (Ice Lake, Zen 4 and later); this one has none (\(KernelSet.cpuFeatures)): use FP32")
+            }
+            guard let calibration else {
+                throw HRNetError.invalidArgument("INT8 precision needs a calibration (hrnet_options.calibration_path or calibration_data; made by hrnet_calibrator_*)")
+            }
+            try calibration.check(for: model)
+        }
         if precision == .bf16 && hr_cpu_has_avx512bf16() == 0 {
             throw HRNetError.invalidArgument("BF16 precision needs a CPU with AVX512_BF16 (Zen 4 and later, Sapphire Rapids and later); this one has none (\(KernelSet.cpuFeatures)): use FP32")
         }
@@ -33,6 +42,9 @@ public final class Session {
         let set = try KernelSet.resolve(kernels)
         if precision == .bf16 && set != .avx512 {
             throw HRNetError.invalidArgument("BF16 precision runs on the avx512 kernel set only, not '\(set.name)'")
+        }
+        if precision == .int8 && set != .avx512 {
+            throw HRNetError.invalidArgument("INT8 precision runs on the avx512 kernel set only, not '\(set.name)'")
         }
         self.kernels = set
         self.precision = precision
@@ -59,7 +71,8 @@ public final class Session {
 
         // The plan's sizes are overflow-checked and its BF16 weights, like the arena, are checked
         // allocations: a session too large for the memory is HRNetError.outOfMemory.
-        plan = try Plan(model: model, height: h, width: w, threads: t, precision: precision, kernels: Int32(set.rawValue))
+        plan = try Plan(model: model, height: h, width: w, threads: t, precision: precision, kernels: Int32(set.rawValue),
+                        calibration: precision == .int8 ? calibration : nil)
         arena = try AlignedFloats(count: plan.arenaFloats)
     }
 
@@ -94,7 +107,7 @@ public final class Session {
             let label: String
             var macs = 0.0
             if op.kind == Int32(HR_OP_CONV) {
-                label = "conv\(op.weights_bf16 != nil ? "-bf16" : "")\(op.k)x\(op.k) s\(op.stride) \(op.in_c)->\(op.out.cb * 16) @\(op.out.h)x\(op.out.w)\(op.n_up > 0 ? " +up" : "")"
+                label = "conv\(op.weights_bf16 != nil ? "-bf16" : op.weights_int8 != nil ? "-int8" : "")\(op.k)x\(op.k) s\(op.stride) \(op.in_c)->\(op.out.cb * 16) @\(op.out.h)x\(op.out.w)\(op.n_up > 0 ? " +up" : "")"
                 macs = Double(op.in_c) * Double(op.out.cb * 16) * Double(op.k * op.k) * Double(op.out.h * op.out.w)
             } else if op.kind == Int32(HR_OP_WINOGRAD) {
                 label = "wino\(op.weights_bf16 != nil ? "-bf16" : "")3x3 \(op.in_c)->\(op.out.cb * 16) @\(op.out.h)x\(op.out.w)\(op.n_up > 0 ? " +up" : "")"

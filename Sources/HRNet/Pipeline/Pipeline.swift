@@ -167,7 +167,7 @@ extension Session {
     /// (HRNetError.outOfMemory), both before `validate` reads the caller's n images or boxes (so
     /// an n no memory can serve is refused without reading past the caller's arrays).
     func run(count n: Int, validate: () throws -> Void, image: (Int) throws -> ImageView, transform: (Int) throws -> CropTransform,
-             boxScore: (Int) -> Double, options: EstimateOptions, into out: PoseOutputs) throws {
+             boxScore: (Int) -> Double, options: EstimateOptions, into out: PoseOutputs, calibrator: Calibrator? = nil) throws {
         let pairs = options.flip ? try flipPairs(options) : []
         let copies = options.flip ? 2 : 1
         let hw = heatmapWidth, hh = heatmapHeight, k = joints
@@ -188,7 +188,11 @@ extension Session {
                                   Int32(c), imagenetMean, imagenetStd, input + (c * n + i) * inputCount)
             }
         }
-        try forward(input: input, batch: copies * n, output: heat)
+        if let calibrator {
+            try forwardObserved(input: input, batch: copies * n, output: heat, calibrator: calibrator)
+        } else {
+            try forward(input: input, batch: copies * n, output: heat)
+        }
         if options.flip {
             for i in 0..<n {
                 Decoder.mergeFlipped(heat + i * heatmapCount, heat + (n + i) * heatmapCount, joints: k, width: hw, height: hh, pairs: pairs)

@@ -1,0 +1,245 @@
+/*
+ * Opt-in INT8 direct convolution: uint8 activations x int8 weights summed exactly in int32
+ * (AVX-512 VNNI vpdpbusd), FP32 epilogue. See hrnet_kernels_int8.h for the layouts.
+ *
+ * The microkernel is the BF16 one (conv_bf16.c) with quads instead of pairs: a register tile of
+ * B output blocks x T pixels of one row; for each quad of input channels it loads B weight
+ * vectors (16 oc x 4 ic int8) and broadcasts T 32-bit input quads, so one step does B*T
+ * vpdpbusd = 64*B*T multiply-adds, twice a BF16 step and four times an FP32 one.
+ */
+#include "internal.h"
+#include "hrnet_kernels_int8.h"
+#include <math.h>
+#include <string.h>
+#if HR_X86
+#include <immintrin.h>
+#endif
+
+int hr_cpu_has_avx512vnni(void) {
+#if HR_X86
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = hr_cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+size_t hr_int8_weights_size(int cin, int cout, int k) {
+    return (size_t)((cout + 15) / 16) * (size_t)((cin + 15) / 16) * (size_t)(k * k) * 256;
+}
+
+size_t hr_int8_tensor_bytes(const hr_tensor *t) {
+    return (size_t)t->cb * (size_t)(t->h + 2) * (size_t)(t->w + 2) * 16;
+}
+
+/* Round to nearest even in float, as vcvtps2dq does under the default rounding mode. */
+static inline int32_t round_even(float v) { return (int32_t)nearbyintf(v); }
+
+void hr_pack_weights_int8(const float *src, int cin, int cout, int k, const float *inv_scale, int8_t *dst) {
+    const int icbN = (cin + 15) / 16, ocbN = (cout + 15) / 16, kk = k * k;
+    for (int ocb = 0; ocb < ocbN; ocb++)
+        for (int icb = 0; icb < icbN; icb++)
+            for (int tap = 0; tap < kk; tap++) {
+                const int64_t base = (((int64_t)ocb * icbN + icb) * kk + tap) * 256;
+                const float *s = src + base; /* [16 ic][16 oc] */
+                int8_t *d = dst + base;      /* [4 quads][16 oc][4 ic] */
+                for (int il = 0; il < 16; il++)
+                    for (int ol = 0; ol < 16; ol++) {
+                        const int real = icb * 16 + il < cin && ocb * 16 + ol < cout;
+                        int32_t q = real ? round_even(s[il * 16 + ol] * inv_scale[ocb * 16 + ol]) : 0;
+                        if (q > 127) q = 127;
+                        if (q < -127) q = -127;
+                        d[(il >> 2) * 64 + ol * 4 + (il & 3)] = (int8_t)q;
+                    }
+            }
+}
+
+static inline uint8_t quantize(float v, float inv) {
+    const int32_t q = round_even(v * inv);
+    return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+}
+
+static void to_u8_rows_plain(const float *arena, const hr_tensor *t, int c, float inv, uint8_t *dst, int cb, int y0, int y1) {
+    const int Wp = t->w + 2, Hp = t->h + 2;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < Wp; x++)
+            for (int l = 0; l < 16; l++) {
+                const int inside = y > 0 && y < Hp - 1 && x > 0 && x < Wp - 1 && cb * 16 + l < c;
+                const int64_t i = (((int64_t)cb * Hp + y) * Wp + x) * 16 + l;
+                dst[i] = inside ? quantize(arena[t->off + i], inv) : 0;
+            }
+}
+
+static inline const uint8_t *u8_at(const uint8_t *base, const hr_tensor *t, int cb, int y, int x) {
+    return base + (((int64_t)cb * (t->h + 2) + (y + 1)) * (t->w + 2) + (x + 1)) * 16;
+}
+
+static void ref_pixel(const hr_op *op, float *arena, const uint8_t *in, int ocb, int oy, int ox) {
+    const int k = op->k, s = op->stride, off = 1 - k / 2;
+    const int64_t wstride = (int64_t)op->in.cb * k * k * 256;
+    float v[16];
+    for (int lane = 0; lane < 16; lane++) {
+        int64_t acc = 0;
+        for (int ic = 0; ic < op->in_c; ic++) {
+            const int icb = ic / 16, il = ic % 16;
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    const uint8_t *ip = u8_at(in, &op->in, icb, oy * s + ky + off - 1, ox * s + kx + off - 1);
+                    const int8_t *wp = op->weights_int8 + ocb * wstride + (((int64_t)icb * k + ky) * k + kx) * 256;
+                    acc += (int64_t)ip[il] * (int64_t)wp[(il >> 2) * 64 + lane * 4 + (il & 3)];
+                }
+        }
+        const float scaled = (float)(int32_t)acc * op->int8_scale[ocb * 16 + lane];
+        v[lane] = scaled + op->bias[ocb * 16 + lane];
+    }
+    hr_epilogue16(op, arena, v, hr_at(arena, &op->out, ocb, oy, ox), ocb, oy, ox);
+}
+
+void hr_conv_int8_ref_task(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb, int oy) {
+    for (int ox = 0; ox < op->out.w; ox++) ref_pixel(op, arena, in_u8, ocb, oy, ox);
+}
+
+/* B*T accumulators + B weight vectors + 1 broadcast <= 32 zmm registers, as for BF16. */
+static const int tile_t_max_int8[5] = {0, 13, 14, 9, 6};
+
+int hr_int8_tile_t_max(int b) { return b >= 1 && b <= 4 ? tile_t_max_int8[b] : 0; }
+
+void hr_choose_tile_int8(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
+    hr_choose_tile_with(tile_t_max_int8, out_cb, out_w, out_h, nthreads, tile_b, tile_t);
+}
+
+#if !HR_X86
+void hr_to_u8_rows(const float *arena, const hr_tensor *t, int c, float inv, uint8_t *dst, int cb, int y0, int y1) {
+    to_u8_rows_plain(arena, t, c, inv, dst, cb, y0, y1);
+}
+
+void hr_conv_rows_int8(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t) {
+    for (int ocb = ocb0; ocb < ocb0 + b; ocb++)
+        for (int ox = ox0; ox < ox0 + t; ox++) ref_pixel(op, arena, in_u8, ocb, oy, ox);
+}
+#else
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512vnni,fma,avx2"))), apply_to = function)
+#include "epilogue_avx512.h"
+
+static void to_u8_rows_avx512(const float *arena, const hr_tensor *t, int c, float inv, uint8_t *dst, int cb, int y0, int y1) {
+    const int Wp = t->w + 2, Hp = t->h + 2;
+    int nl = c - cb * 16;
+    if (nl > 16) nl = 16;
+    if (nl < 0) nl = 0;
+    const __mmask16 m = (__mmask16)((1u << nl) - 1u);
+    const __m512 vinv = _mm512_set1_ps(inv);
+    for (int y = y0; y < y1; y++) {
+        uint8_t *d = dst + ((int64_t)cb * Hp + y) * Wp * 16;
+        if (y == 0 || y == Hp - 1 || nl == 0) {
+            memset(d, 0, (size_t)Wp * 16);
+            continue;
+        }
+        const float *s = arena + t->off + ((int64_t)cb * Hp + y) * Wp * 16;
+        memset(d, 0, 16);
+        memset(d + (int64_t)(Wp - 1) * 16, 0, 16);
+        for (int x = 1; x <= t->w; x++) {
+            const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + x * 16), vinv);
+            /* vcvtps2dq rounds to nearest even; negatives clamp to 0, the narrowing saturates at 255. */
+            const __m512i q = _mm512_max_epi32(_mm512_cvtps_epi32(v), _mm512_setzero_si512());
+            _mm_storeu_si128((__m128i *)(d + x * 16), _mm512_cvtusepi32_epi8(q));
+        }
+    }
+}
+
+void hr_to_u8_rows(const float *arena, const hr_tensor *t, int c, float inv, uint8_t *dst, int cb, int y0, int y1) {
+    if (hr_cpu_has_avx512()) to_u8_rows_avx512(arena, t, c, inv, dst, cb, y0, y1);
+    else to_u8_rows_plain(arena, t, c, inv, dst, cb, y0, y1);
+}
+
+typedef int32_t __attribute__((may_alias, aligned(1))) hr_quad_t;
+
+static inline __attribute__((always_inline)) void
+conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int oy, int ox0, const int B, const int T) {
+    const int k = op->k, s = op->stride, off = 1 - k / 2;
+    const int Hp = op->in.h + 2, Wp = op->in.w + 2;
+    const int icbN = op->in.cb;
+    const int64_t wstride = (int64_t)icbN * k * k * 256;
+    const int8_t *w0 = op->weights_int8 + (int64_t)ocb0 * wstride;
+    __m512i acc[4][14];
+#pragma clang loop unroll(full)
+    for (int b = 0; b < B; b++)
+#pragma clang loop unroll(full)
+        for (int t = 0; t < T; t++) acc[b][t] = _mm512_setzero_si512();
+
+    for (int icb = 0; icb < icbN; icb++) {
+        int nic = op->in_c - icb * 16;
+        if (nic > 16) nic = 16;
+        const int nq = (nic + 3) >> 2;
+        for (int ky = 0; ky < k; ky++) {
+            const uint8_t *irow = in + (((int64_t)icb * Hp + (int64_t)oy * s + ky + off) * Wp + (int64_t)ox0 * s + off) * 16;
+            const int8_t *wrow = w0 + ((int64_t)(icb * k + ky) * k) * 256;
+            for (int kx = 0; kx < k; kx++) {
+                const uint8_t *ip = irow + kx * 16;
+                const int8_t *wp = wrow + kx * 256;
+#define STEP(j)                                                                                      \
+    do {                                                                                             \
+        __m512i wv[4];                                                                               \
+        _Pragma("clang loop unroll(full)") for (int b = 0; b < B; b++)                               \
+            wv[b] = _mm512_loadu_si512((const void *)(wp + b * wstride + (j) * 64));                 \
+        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                             \
+            const __m512i x = _mm512_set1_epi32(*(const hr_quad_t *)(ip + t * s * 16 + 4 * (j)));       \
+            _Pragma("clang loop unroll(full)") for (int b = 0; b < B; b++)                           \
+                acc[b][t] = _mm512_dpbusd_epi32(acc[b][t], x, wv[b]);                                \
+        }                                                                                            \
+    } while (0)
+                if (nq == 4) {
+                    STEP(0); STEP(1); STEP(2); STEP(3);
+                } else {
+                    for (int j = 0; j < nq; j++) STEP(j);
+                }
+#undef STEP
+            }
+        }
+    }
+    /* int32 sums -> FP32, scaled per output channel; then the FP32 epilogue (bias first). */
+    __m512 f[4][14];
+#pragma clang loop unroll(full)
+    for (int b = 0; b < B; b++) {
+        const __m512 sc = _mm512_loadu_ps(op->int8_scale + (ocb0 + b) * 16);
+#pragma clang loop unroll(full)
+        for (int t = 0; t < T; t++) f[b][t] = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[b][t]), sc);
+    }
+    hr_epilogue_tile(op, arena, f, ocb0, oy, ox0, B, T);
+}
+
+typedef void (*tile_int8_fn)(const hr_op *, float *, const uint8_t *, int, int, int);
+#define TILE(B, T)                                                                                     \
+    static void tile_int8_##B##_##T(const hr_op *op, float *a, const uint8_t *in, int ocb0, int oy, int ox0) { \
+        conv_tile_int8(op, a, in, ocb0, oy, ox0, B, T);                                                \
+    }
+#define TILES6(B) TILE(B,1) TILE(B,2) TILE(B,3) TILE(B,4) TILE(B,5) TILE(B,6)
+#define TILES9(B) TILES6(B) TILE(B,7) TILE(B,8) TILE(B,9)
+#define TILES13(B) TILES9(B) TILE(B,10) TILE(B,11) TILE(B,12) TILE(B,13)
+#define TILES14(B) TILES13(B) TILE(B,14)
+TILES13(1)
+TILES14(2)
+TILES9(3)
+TILES6(4)
+#define F(B, T) tile_int8_##B##_##T
+#define ROW6(B) F(B,1), F(B,2), F(B,3), F(B,4), F(B,5), F(B,6)
+#define ROW9(B) ROW6(B), F(B,7), F(B,8), F(B,9)
+#define ROW13(B) ROW9(B), F(B,10), F(B,11), F(B,12), F(B,13)
+#define ROW14(B) ROW13(B), F(B,14)
+static const tile_int8_fn tiles_int8[5][15] = {
+    {0},
+    {0, ROW13(1)},
+    {0, ROW14(2)},
+    {0, ROW9(3)},
+    {0, ROW6(4)},
+};
+
+void hr_conv_rows_int8(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t) {
+    tiles_int8[b][t](op, arena, in_u8, ocb0, oy, ox0);
+}
+
+#pragma clang attribute pop
+#endif

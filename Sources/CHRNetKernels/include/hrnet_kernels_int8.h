@@ -1,0 +1,78 @@
+/*
+ * hrnet_kernels_int8.h - opt-in INT8 convolution path: uint8 activations x int8 weights, int32
+ * sums, FP32 epilogue.
+ *
+ * Activations in the arena stay FP32 between layers (the epilogue adds residuals and the fused
+ * branches in FP32, and the next layer may quantize differently): just before an INT8
+ * convolution its input tensor is quantized into a separate uint8 copy, q = round(v / s_in)
+ * clamped to 0..255 (inputs of INT8 layers are ReLU outputs, >= 0: zero point 0). Weights are
+ * quantized once, per output channel, symmetric: w_q = round(w / s_w[oc]) in -127..127. The
+ * convolution sums w_q x q exactly in int32, and the epilogue computes
+ * float(sum) x int8_scale[oc] + bias[oc] (int8_scale = s_in x s_w[oc]), then accumulate, residual,
+ * upsampled adds and ReLU in FP32, exactly as the FP32 kernels.
+ *
+ * uint8 activation layout: the blocked, bordered layout of hrnet_kernels.h with bytes,
+ * [cb][h+2][w+2][16], i.e. per pixel 4 quads of 4 input channels, so that the microkernel
+ * broadcasts one 32-bit word per quad. The border and the channels past the real channel count
+ * are zero. hr_int8_tensor_bytes() bytes.
+ *
+ * int8 weight layout: [Cout/16][Cin/16][k][k][4 quads][16 oc][4 ic]: for one (ocb, icb, ky, kx)
+ * tap, quad j is one 64-byte vector whose byte 4*oc+e holds the weight of input channel 4j+e to
+ * output channel oc. Input channels past cin are zero.
+ *
+ * Kernels: AVX-512 VNNI (vpdpbusd: 64 products per instruction) when the CPU has it; every other
+ * CPU runs the plain reference, which gives the same int32 sums. The Swift planner keeps the
+ * network's first layer (its input, the normalised image, is signed) and the heatmap layer in
+ * FP32, and any layer whose sums could leave int32.
+ */
+#ifndef HRNET_KERNELS_INT8_H
+#define HRNET_KERNELS_INT8_H
+
+#include "hrnet_kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** 1 if this CPU has AVX-512 F/VL/DQ/BW and AVX512_VNNI (the fast INT8 kernel), else 0. */
+int hr_cpu_has_avx512vnni(void);
+
+/** Bytes of the int8 weights of a cin -> cout, k x k convolution: ceil(cout/16) * ceil(cin/16) *
+ *  k * k * 256. */
+size_t hr_int8_weights_size(int cin, int cout, int k);
+
+/** Bytes of the uint8 copy of tensor t: t->cb * (t->h+2) * (t->w+2) * 16. */
+size_t hr_int8_tensor_bytes(const hr_tensor *t);
+
+/** Quantizes FP32 weights in the hrnet_kernels.h packed layout into the int8 layout above:
+ *  w_q = round(w x inv_scale[oc]) clamped to -127..127 (inv_scale: ceil(cout/16)*16 floats, the
+ *  reciprocal of each output channel's scale; channels past cout are written as zero, as are
+ *  input channels past cin). Scalar; any CPU. */
+void hr_pack_weights_int8(const float *packed_fp32, int cin, int cout, int k, const float *inv_scale, int8_t *dst);
+
+/** Quantizes padded rows y0 .. y1-1 of channel block cb of the FP32 tensor t (in `arena`) into
+ *  the uint8 copy `dst` (the copy's start): q = round-to-nearest-even(v x inv) clamped to 0..255,
+ *  border and channels >= c written as zero without being read. Concurrent (cb, rows) ranges are
+ *  fine. Uses AVX-512 when the CPU has it, else plain C: both give the same bytes. */
+void hr_to_u8_rows(const float *arena, const hr_tensor *t, int c, float inv, uint8_t *dst, int cb, int y0, int y1);
+
+/** One output row segment [ox0, ox0+t) of output blocks [ocb0, ocb0+b) of the INT8 convolution
+ *  op, from the uint8 copy in_u8 of its input: int32 sums, then the epilogue above, written to
+ *  op->out. 1 <= b <= 4, 1 <= t <= hr_int8_tile_t_max(b). Needs hr_cpu_has_avx512vnni(). */
+void hr_conv_rows_int8(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t);
+
+/** Largest pixel count t of the INT8 register tile for b output blocks (0 if b is not 1..4). */
+int hr_int8_tile_t_max(int b);
+
+/** Register tile for the INT8 kernel; the contract of hr_choose_tile. */
+void hr_choose_tile_int8(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
+
+/** Plain reference of the INT8 convolution for output block ocb, row oy (all of it): the same
+ *  int32 sums (computed in int64, equal when they fit int32, which the planner ensures), the same
+ *  epilogue. Any CPU. */
+void hr_conv_int8_ref_task(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb, int oy);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
