@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ROS example's test (part of Tests/run.sh; needs .ci/setup-ros and .build/release):
-#   1. builds examples/ros/hrnet_ros in a temporary catkin workspace against .build/release and runs
-#      the core's own test (no ROS);
+#   1. builds examples/ros/hrnet_ros in a temporary catkin workspace against .build/release, and
+#      in another against a `make install`ed libhrnet (find_package(hrnet)), and runs the core's
+#      own test (no ROS) from both;
 #   2. decodes a synthetic video's frames with hrnet-pose's reader (examples/ros/frames.c) and runs
 #      the library's tracker on them through the Python binding (test_node.py prepare);
 #   3. starts a roscore on a free loopback port, checks that the node exits with status 1 and a
@@ -58,9 +59,27 @@ if ! (cd "$TMP/ws" && catkin_make -DPYTHON_EXECUTABLE="$PY" -DHRNET_INCLUDE_DIR=
     exit 1
 fi
 if grep -E "warning:" "$TMP/build.log"; then echo "ros test: compiler warnings" >&2; exit 1; fi
-say "built hrnet_ros"
+say "built hrnet_ros against .build/release"
 BIN="$TMP/ws/devel/lib/hrnet_ros"
 "$BIN/hrnet_ros_core_test" "$MODEL" 128 96
+
+# The other way to find libhrnet: installed (make install), found by find_package(hrnet).
+make -s -C "$ROOT" install PREFIX="$TMP/prefix" >"$TMP/install.log" 2>&1 || { cat "$TMP/install.log"; exit 1; }
+mkdir -p "$TMP/ws_installed/src"
+ln -s "$ROOT/examples/ros/hrnet_ros" "$TMP/ws_installed/src/hrnet_ros"
+if ! (cd "$TMP/ws_installed" && catkin_make -DPYTHON_EXECUTABLE="$PY" -Dhrnet_DIR="$TMP/prefix/lib/cmake/hrnet" \
+        >"$TMP/build_installed.log" 2>&1); then
+    tail -n 60 "$TMP/build_installed.log"
+    echo "ros test: catkin_make against the installed libhrnet failed" >&2
+    exit 1
+fi
+grep -q "hrnet_ros: libhrnet from $TMP/prefix/lib/cmake/hrnet" "$TMP/build_installed.log" ||
+    { grep "hrnet_ros:" "$TMP/build_installed.log"; echo "ros test: find_package(hrnet) not used" >&2; exit 1; }
+loaded=$(ldd "$TMP/ws_installed/devel/lib/hrnet_ros/hrnet_node" | grep "libhrnet" || true)
+[[ "$loaded" == *"=> $TMP/prefix/lib/libhrnet.so.0 "* ]] ||
+    { echo "ros test: the node does not load the installed libhrnet: $loaded" >&2; exit 1; }
+"$TMP/ws_installed/devel/lib/hrnet_ros/hrnet_ros_core_test" "$MODEL" 128 96
+say "built hrnet_ros against an installed libhrnet (find_package)"
 
 # 2. Frames and the library's own tracker on them.
 cc -O2 -std=gnu11 -Wall -Wextra -I "$ROOT/Sources/CVideoIO/include" "$ROOT/examples/ros/frames.c" \

@@ -158,6 +158,8 @@ private:
             std::string failure;
             try {
                 handle(p);
+            } catch (const hrnet::Error &e) {
+                failure = std::string(e.status_name()) + ": " + e.what();
             } catch (const std::exception &e) {
                 failure = e.what();
             } catch (...) {
@@ -348,6 +350,9 @@ int main(int argc, char **argv) {
     std::unique_ptr<core::Engine> engine;
     try {
         engine = std::make_unique<core::Engine>(p);
+    } catch (const hrnet::Error &e) {
+        ROS_FATAL("hrnet_node: cannot use the model '%s': %s: %s", p.model.c_str(), e.status_name(), e.what());
+        return 1;
     } catch (const std::exception &e) {
         ROS_FATAL("hrnet_node: cannot use the model '%s': %s", p.model.c_str(), e.what());
         return 1;

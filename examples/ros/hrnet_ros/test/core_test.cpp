@@ -126,7 +126,7 @@ static void test_params_and_boxes() {
     p.model = "m.pth";
     p.kernels = "avx2";
     p.precision = "bf16";
-    hrnet_options o = session_options(p);
+    hrnet_options o = session_options(p).c;
     CHECK(o.kernels == HRNET_KERNELS_AVX2 && o.precision == HRNET_PRECISION_BF16 && o.struct_size == sizeof o);
 
     std::vector<hrnet_box> boxes;
@@ -195,7 +195,7 @@ static void test_engine(const char *model, int h, int w) {
     try {
         Engine e(p);
         CHECK(false);
-    } catch (const Error &e) {
+    } catch (const hrnet::Error &e) {
         CHECK(e.status() == HRNET_ERR_IO && contains(e.what(), "/nonexistent/model.pth"));
     }
     p.model = model;
@@ -221,7 +221,7 @@ static void test_engine(const char *model, int h, int w) {
     try {
         e.process(im, std::nan(""), nullptr);
         CHECK(false);
-    } catch (const Error &err) {
+    } catch (const hrnet::Error &err) {
         CHECK(err.status() == HRNET_ERR_INVALID_ARGUMENT);
     }
     CHECK(e.frames() == 2);

@@ -1,21 +1,23 @@
 /*
  * hrnet_ros/core.hpp - the ROS-independent core of the hrnet_ros node.
  *
- * Everything the node decides is here, in plain C++17 over libhrnet's C interface (hrnet.h), with
- * no ROS type: parameters and their checks, images and depth images as a middleware hands them
+ * Everything the node decides is here, in plain C++17 over libhrnet's C++ wrapper (hrnet.hpp;
+ * the C functions where it has no wrapper: the tracker's covariances, depth lifting), with no ROS
+ * type: parameters and their checks, images and depth images as a middleware hands them
  * over (encoding string, step, bytes) turned into libhrnet's views, detector boxes, the
  * latest-wins frame slot, detections and depth matched to images by stamp, the tracker with the
  * detect-every and whole-image rules, and what to draw (skeleton segments, an annotated image).
  * A ROS 1 node (src/hrnet_node.cpp) is an adapter that copies messages in and out; a ROS 2 node
  * would be another one.
  *
- * Nothing here throws except Engine's constructor and Engine::process (hrnet_ros::Error, with the
- * library's message); image and parameter checks return their message as a string ("" = fine).
+ * Nothing here throws except Engine's constructor and Engine::process (hrnet::Error, with the
+ * library's status and message); image and parameter checks return their message as a string
+ * ("" = fine).
  */
 #ifndef HRNET_ROS_CORE_HPP
 #define HRNET_ROS_CORE_HPP
 
-#include <hrnet.h>
+#include <hrnet.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -78,7 +80,7 @@ struct Params {
 std::vector<std::string> validate(const Params &params);
 
 /** libhrnet's session options for validated parameters. */
-hrnet_options session_options(const Params &params);
+hrnet::Options session_options(const Params &params);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Images                                                                                      */
@@ -257,16 +259,6 @@ private:
 /* ------------------------------------------------------------------------------------------ */
 /* The tracker                                                                                 */
 
-/** A libhrnet failure: the status and the library's message. */
-class Error : public std::runtime_error {
-public:
-    Error(hrnet_status status, const std::string &message) : std::runtime_error(message), status_(status) {}
-    hrnet_status status() const { return status_; }
-
-private:
-    hrnet_status status_;
-};
-
 /** One person on one frame (the content of hrnet_ros/Person). */
 struct Person {
     int64_t track_id = 0;
@@ -288,19 +280,17 @@ struct Result {
     size_t boxes_skipped = 0;        /**< detector boxes libhrnet could not use (no area, outside) */
 };
 
-struct SessionClose { void operator()(hrnet_session *s) const { hrnet_session_close(s); } };
-struct TrackerClose { void operator()(hrnet_tracker *t) const { hrnet_tracker_close(t); } };
-
 /** A session and a tracker over one stream, with the node's rules for which boxes a frame gets.
  *  One thread at a time. */
 class Engine {
 public:
-    /** Loads the model and opens the session and the tracker. Throws Error (with the library's
-     *  message, e.g. the checkpoint that does not load) or std::invalid_argument for bad params. */
+    /** Loads the model and opens the session and the tracker. Throws hrnet::Error (the library's
+     *  status and message, e.g. the checkpoint that does not load) or std::invalid_argument for
+     *  bad parameters. */
     explicit Engine(const Params &params);
 
-    int32_t joints() const { return info_.joints; }
-    const hrnet_info &info() const { return info_; }
+    int32_t joints() const { return session_.info().joints; }
+    const hrnet_info &info() const { return session_.info(); }
     const std::vector<std::string> &joint_names() const { return joint_names_; }
     /** Limbs of the model's skeleton (joint index pairs); empty for an unknown skeleton. */
     const std::vector<std::pair<int32_t, int32_t>> &limbs() const { return limbs_; }
@@ -308,7 +298,7 @@ public:
     /** One frame taken at `timestamp` seconds. `boxes`: the detector's boxes of this frame, or
      *  nullptr when none came (used with Params::use_detections only). `depth` and `intrinsics`:
      *  both or neither (nullptr). A timestamp earlier than the last resets the tracker first
-     *  (Result::reset). Throws Error when libhrnet fails; the tracker is then as it was (after
+     *  (Result::reset). Throws hrnet::Error when libhrnet fails; the tracker is then as it was (after
      *  that reset, if there was one). */
     Result process(const hrnet_image &frame, double timestamp, const std::vector<hrnet_box> *boxes,
                    const hrnet_depth_image *depth = nullptr, const hrnet_intrinsics *intrinsics = nullptr);
@@ -323,10 +313,9 @@ public:
 
 private:
     Params params_;
-    std::unique_ptr<hrnet_session, SessionClose> session_;
-    std::unique_ptr<hrnet_tracker, TrackerClose> tracker_;
-    hrnet_info info_{};
-    hrnet_estimate_options estimate_{};
+    hrnet::Session session_;
+    hrnet::Tracker tracker_;
+    hrnet::EstimateOptions estimate_;
     hrnet_lift_options lift_{};
     std::vector<std::string> joint_names_;
     std::vector<std::pair<int32_t, int32_t>> limbs_;

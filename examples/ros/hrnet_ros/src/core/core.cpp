@@ -103,15 +103,12 @@ std::vector<std::string> validate(const Params &p) {
     return bad;
 }
 
-hrnet_options session_options(const Params &p) {
-    hrnet_options o;
-    hrnet_options_init(&o);
-    o.input_height = p.input_height;
-    o.input_width = p.input_width;
-    o.num_threads = p.threads;
-    o.kernels = kernel_set(p.kernels);
-    o.precision = precision_value(p.precision);
-    return o;
+hrnet::Options session_options(const Params &p) {
+    return hrnet::Options()
+        .input_size(p.input_height, p.input_width)
+        .threads(p.threads)
+        .kernels(static_cast<hrnet_kernel_set>(kernel_set(p.kernels)))
+        .precision(static_cast<hrnet_precision>(precision_value(p.precision)));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -230,51 +227,48 @@ std::vector<hrnet_box> usable_boxes(const std::vector<hrnet_box> &boxes, int32_t
 
 /* ------------------------------------------------------------------------------------------ */
 
-Engine::Engine(const Params &params) : params_(params) {
+namespace {
+
+const Params &checked(const Params &params) {
     std::vector<std::string> bad = validate(params);
     if (!bad.empty()) throw std::invalid_argument(bad.front());
-    hrnet_options options = session_options(params);
-    hrnet_session *session = nullptr;
-    hrnet_status st = hrnet_session_open(params.model.c_str(), &options, &session);
-    if (st != HRNET_OK)
-        throw Error(st, std::string(hrnet_status_string(st)) + ": " + hrnet_last_error(nullptr));
-    session_.reset(session);
-    info_.struct_size = sizeof info_;
-    st = hrnet_session_info(session, &info_);
-    if (st != HRNET_OK) throw Error(st, hrnet_last_error(session));
+    return params;
+}
 
-    hrnet_tracker_options topt;
-    hrnet_tracker_options_init(&topt);
-    topt.smoothing = params.smoothing ? 1 : 0;
-    hrnet_tracker *tracker = nullptr;
-    st = hrnet_tracker_create(&topt, &tracker);
-    if (st != HRNET_OK) throw Error(st, hrnet_last_error(nullptr));
-    tracker_.reset(tracker);
+hrnet::TrackerOptions tracker_options(const Params &params) {
+    hrnet::TrackerOptions o;
+    o.c.smoothing = params.smoothing ? 1 : 0;
+    return o;
+}
 
-    hrnet_estimate_options_init(&estimate_);
-    estimate_.flip = params.flip ? 1 : 0;
+}  // namespace
+
+Engine::Engine(const Params &params)
+    : params_(checked(params)),
+      session_(params.model, session_options(params)),
+      tracker_(tracker_options(params)) {
+    estimate_.flip(params.flip);
     hrnet_lift_options_init(&lift_);
     lift_.min_score = static_cast<float>(params.min_score);
-
-    const int32_t skeleton = hrnet_skeleton_for_joints(info_.joints);
-    for (int32_t j = 0; j < info_.joints; j++) {
-        const char *name = skeleton >= 0 ? hrnet_skeleton_joint_name(skeleton, j) : nullptr;
-        joint_names_.push_back(name != nullptr ? name : "joint_" + std::to_string(j));
+    const int32_t k = session_.info().joints;
+    if (hrnet_skeleton_for_joints(k) >= 0) {
+        hrnet::Skeleton sk = hrnet::skeleton_for_joints(k);
+        joint_names_ = sk.joints;
+        limbs_ = sk.limbs;
+    } else {
+        for (int32_t j = 0; j < k; j++) joint_names_.push_back("joint_" + std::to_string(j));
     }
-    const int32_t *pairs = nullptr;
-    const int32_t n = skeleton >= 0 ? hrnet_skeleton_limbs(skeleton, &pairs) : -1;
-    for (int32_t i = 0; i < n; i++) limbs_.emplace_back(pairs[2 * i], pairs[2 * i + 1]);
 }
 
 Result Engine::process(const hrnet_image &frame, double t, const std::vector<hrnet_box> *boxes,
                        const hrnet_depth_image *depth, const hrnet_intrinsics *intrinsics) {
-    if (!std::isfinite(t)) throw Error(HRNET_ERR_INVALID_ARGUMENT, "the frame's timestamp is not finite");
+    if (!std::isfinite(t)) throw hrnet::Error(HRNET_ERR_INVALID_ARGUMENT, "the frame's timestamp is not finite");
     Result r;
     uint64_t index = frames_;
     size_t last_count = last_count_;
     if (frames_ > 0 && t < last_time_) {
         // A stream that restarted (a bag played again): libhrnet refuses time going backwards.
-        hrnet_tracker_reset(tracker_.get());
+        tracker_.reset();
         frames_ = 0;
         last_count_ = 0;
         index = 0;
@@ -293,7 +287,10 @@ Result Engine::process(const hrnet_image &frame, double t, const std::vector<hrn
     }
     r.boxes_given = given.size();
 
-    const size_t k = static_cast<size_t>(info_.joints);
+    const int32_t joints = session_.info().joints;
+    const size_t k = static_cast<size_t>(joints);
+    // hrnet::Tracker::update does not return covariances: the C call, with the wrapper's handles.
+    const hrnet_estimate_options estimate = estimate_.get();
     hrnet_tracker_result res{};
     hrnet_status st;
     for (;;) {
@@ -311,7 +308,7 @@ Result Engine::process(const hrnet_image &frame, double t, const std::vector<hrn
         res.boxes = boxes_.data();
         res.covariances = covariances_.data();
         st = hrnet_tracker_update(tracker_.get(), session_.get(), &frame, t, given.empty() ? nullptr : given.data(),
-                                  given.size(), &estimate_, &res);
+                                  given.size(), &estimate, &res);
         if (st == HRNET_ERR_BUFFER_TOO_SMALL && res.count > capacity_) {
             capacity_ = res.count;  // the tracker is unchanged: run the frame again
             continue;
@@ -319,7 +316,7 @@ Result Engine::process(const hrnet_image &frame, double t, const std::vector<hrn
         break;
     }
     if (st != HRNET_OK) {
-        throw Error(st, std::string(hrnet_status_string(st)) + ": " + hrnet_last_error(session_.get()));
+        throw hrnet::Error(st, session_.last_error());
     }
     frames_++;
     last_time_ = t;
@@ -344,7 +341,7 @@ Result Engine::process(const hrnet_image &frame, double t, const std::vector<hrn
         } else if (n > 0) {
             points_.resize(n * k * 3);
             valid_.resize(n * k);
-            st = hrnet_lift_depth(keypoints_.data(), covariances_.data(), n, info_.joints, depth, intrinsics, &lift_,
+            st = hrnet_lift_depth(keypoints_.data(), covariances_.data(), n, joints, depth, intrinsics, &lift_,
                                   points_.data(), valid_.data(), nullptr, n * k);
             if (st != HRNET_OK) {
                 r.depth_error = std::string(hrnet_status_string(st)) + ": " + hrnet_last_error(nullptr);
