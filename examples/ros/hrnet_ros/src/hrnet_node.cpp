@@ -331,6 +331,7 @@ int main(int argc, char **argv) {
     param(pnh, "threads", p.threads, bad, "an integer");
     param(pnh, "kernels", p.kernels, bad, "a string");
     param(pnh, "precision", p.precision, bad, "a string");
+    param(pnh, "calibration", p.calibration, bad, "a string");
     param(pnh, "flip", p.flip, bad, "true or false");
     param(pnh, "smoothing", p.smoothing, bad, "true or false");
     param(pnh, "detect_every", p.detect_every, bad, "an integer");

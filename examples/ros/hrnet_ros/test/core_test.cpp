@@ -128,6 +128,15 @@ static void test_params_and_boxes() {
     p.precision = "bf16";
     hrnet_options o = session_options(p).c;
     CHECK(o.kernels == HRNET_KERNELS_AVX2 && o.precision == HRNET_PRECISION_BF16 && o.struct_size == sizeof o);
+    CHECK(o.calibration_path == nullptr);
+    p.precision = "int8";
+    CHECK(validate(p).size() == 1);   // needs a calibration
+    p.calibration = "m.calib";
+    CHECK(validate(p).empty());
+    o = session_options(p).c;
+    CHECK(o.precision == HRNET_PRECISION_INT8 && o.calibration_path == p.calibration.c_str());
+    p.precision = "fp32";
+    CHECK(validate(p).size() == 1);   // a calibration without int8
 
     std::vector<hrnet_box> boxes;
     const float flat[10] = {1, 2, 3, 4, 0.5f, 5, 6, 7, 8, 0.9f};

@@ -60,7 +60,8 @@ struct Params {
     int input_width = 0;
     int threads = 0;                  /**< libhrnet's OpenMP threads; 0 = all cores */
     std::string kernels = "auto";     /**< auto, generic, avx2, avx512, neon */
-    std::string precision = "fp32";   /**< fp32, bf16 */
+    std::string precision = "fp32";   /**< fp32, bf16, int8 */
+    std::string calibration;          /**< int8 only: the checkpoint's calibration file */
     bool flip = true;                 /**< flip test */
     bool smoothing = true;            /**< One Euro smoothing of the tracked keypoints */
     /** Frames whose detector boxes are used: every N-th (0-based index a multiple of N), people
@@ -79,7 +80,7 @@ struct Params {
 /** One message per parameter that is out of range (empty: all usable). */
 std::vector<std::string> validate(const Params &params);
 
-/** libhrnet's session options for validated parameters. */
+/** libhrnet's session options for validated parameters (pointing into `params`). */
 hrnet::Options session_options(const Params &params);
 
 /* ------------------------------------------------------------------------------------------ */

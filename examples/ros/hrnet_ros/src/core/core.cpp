@@ -31,6 +31,7 @@ int32_t kernel_set(const std::string &name) {
 int32_t precision_value(const std::string &name) {
     if (name == "fp32") return HRNET_PRECISION_FP32;
     if (name == "bf16") return HRNET_PRECISION_BF16;
+    if (name == "int8") return HRNET_PRECISION_INT8;
     return -1;
 }
 
@@ -90,7 +91,10 @@ std::vector<std::string> validate(const Params &p) {
     if (p.threads < 0) bad.push_back("~threads: " + std::to_string(p.threads) + " is negative (0 = all cores)");
     if (kernel_set(p.kernels) < 0)
         bad.push_back("~kernels: '" + p.kernels + "' is not one of auto, generic, avx2, avx512, neon");
-    if (precision_value(p.precision) < 0) bad.push_back("~precision: '" + p.precision + "' is not fp32 or bf16");
+    if (precision_value(p.precision) < 0) bad.push_back("~precision: '" + p.precision + "' is not fp32, bf16 or int8");
+    if ((p.precision == "int8") != !p.calibration.empty())
+        bad.push_back(p.calibration.empty() ? "~calibration: int8 precision needs the checkpoint's calibration file"
+                                            : "~calibration: given, but the precision is not int8");
     if (p.detect_every < 0)
         bad.push_back("~detect_every: " + std::to_string(p.detect_every) + " is negative (0 = automatic)");
     if (!finite_in(p.detection_timeout, 0, 60))
@@ -104,11 +108,13 @@ std::vector<std::string> validate(const Params &p) {
 }
 
 hrnet::Options session_options(const Params &p) {
-    return hrnet::Options()
-        .input_size(p.input_height, p.input_width)
-        .threads(p.threads)
-        .kernels(static_cast<hrnet_kernel_set>(kernel_set(p.kernels)))
-        .precision(static_cast<hrnet_precision>(precision_value(p.precision)));
+    hrnet::Options o = hrnet::Options()
+                           .input_size(p.input_height, p.input_width)
+                           .threads(p.threads)
+                           .kernels(static_cast<hrnet_kernel_set>(kernel_set(p.kernels)))
+                           .precision(static_cast<hrnet_precision>(precision_value(p.precision)));
+    if (!p.calibration.empty()) o.c.calibration_path = p.calibration.c_str();
+    return o;
 }
 
 /* ------------------------------------------------------------------------------------------ */
