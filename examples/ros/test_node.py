@@ -42,6 +42,13 @@ def intrinsics(width, height):
     return FX, FY, (width - 1) / 2.0, (height - 1) / 2.0
 
 
+def stats(v):
+    """Median, mean, 90th percentile and maximum of durations in seconds, in ms."""
+    v = sorted(v)
+    return "median %.1f ms, mean %.1f ms, p90 %.1f ms, max %.1f ms" % (
+        1e3 * statistics.median(v), 1e3 * statistics.mean(v), 1e3 * v[int(0.9 * (len(v) - 1))], 1e3 * v[-1])
+
+
 # ------------------------------------------------------------------------------------------------
 # prepare
 
@@ -65,17 +72,20 @@ def prepare(a):
     out = {"width": w, "height": h, "count": n, "intrinsics": k, "near_mm": NEAR_MM, "far_mm": FAR_MM,
            "split_x": w // 2, "stamps": [], "boxes": [], "people": []}
     t0 = time.monotonic()
+    per_frame = []
     with hrnet.Session(a.model, input_size=(hh, ww), threads=a.threads) as s, \
             hrnet.Tracker(s, covariances=True) as tracker:
         for i in range(n):
             sec, nsec, t = stamp_of(i)
             boxes = by_image.get(i + 1, [])
+            start = time.monotonic()
             people = tracker.update(frames[i], np.array(boxes, np.float64).reshape(-1, 5) if boxes else None,
                                     timestamp=t)
             if people:
                 kp = np.stack([p.keypoints for p in people])
                 cov = np.stack([p.covariances for p in people])
                 points, valid, _ = hrnet.lift_depth(kp, depth, k, covariances=cov)
+            per_frame.append(time.monotonic() - start)
             out["stamps"].append([sec, nsec])
             out["boxes"].append(boxes)
             out["people"].append([{
@@ -87,8 +97,8 @@ def prepare(a):
     json.dump(out, open(a.out, "w"))
     people = sum(len(p) for p in out["people"])
     ids = sorted({p["track_id"] for f in out["people"] for p in f})
-    print("prepare: %d frames, %d people (track ids %s) by hrnet.Tracker in %.1f s"
-          % (n, people, ids, time.monotonic() - t0))
+    print("prepare: %d frames, %d people (track ids %s) by hrnet.Tracker in %.1f s; tracker + lift per frame: %s"
+          % (n, people, ids, time.monotonic() - t0, stats(per_frame)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -194,7 +204,12 @@ def drive(a):
     check(image_pub.get_num_connections() > 0, "the node subscribed to image within %d s" % a.timeout)
     if failures:
         return failures
-    time.sleep(0.3)   # let the node's side of each connection settle
+    # The node uses the latest camera_info: one before the first frame (as a camera streams it).
+    info = CameraInfo()
+    info.header.frame_id, info.width, info.height = "camera", w, h
+    info.K = [fx, 0, cx, 0, fy, cy, 0, 0, 1]
+    info_pub.publish(info)
+    time.sleep(0.5)   # let the node's side of each connection settle and camera_info arrive
 
     def header(k, frame_id="camera"):
         msg = Image().header
@@ -345,11 +360,6 @@ def drive(a):
     # Latency: end to end (image published -> PersonArray received, both here) and the node's own
     # (image received -> published), for the video's frames.
     node_lat = c.latency[:n]
-
-    def stats(v):
-        v = sorted(v)
-        return "median %.1f ms, mean %.1f ms, p90 %.1f ms, max %.1f ms" % (
-            1e3 * statistics.median(v), 1e3 * statistics.mean(v), 1e3 * v[int(0.9 * (len(v) - 1))], 1e3 * v[-1])
 
     people_total = sum(len(f) for f in ref["people"])
     print("video: %d frames (%d people, %d joints lifted to 3D) compared in %.1f s: ids equal; max difference "

@@ -200,17 +200,19 @@ private:
         hrnet_intrinsics intrinsics{};
         bool use_depth = false;
         if (params_.use_depth) {
+            const bool have_depth =
+                depths_.take(stamp, std::chrono::duration<double>(params_.depth_timeout), &depth_msg);
             bool have_k;
             {
-                std::lock_guard<std::mutex> lock(info_mutex_);
+                std::lock_guard<std::mutex> lock(info_mutex_);   // the latest camera_info
                 have_k = have_intrinsics_;
                 intrinsics = intrinsics_;
             }
-            if (depths_.take(stamp, std::chrono::duration<double>(params_.depth_timeout), &depth_msg) && have_k)
+            if (have_depth && have_k)
                 use_depth = core::to_depth_image(view_of(*depth_msg), &depth).empty();
             else
                 ROS_WARN_THROTTLE(5.0, "hrnet_node: %s for the image stamped %.6f: 2D only",
-                                  have_k ? "no depth image" : "no camera_info yet", msg.header.stamp.toSec());
+                                  have_depth ? "no camera_info yet" : "no depth image", msg.header.stamp.toSec());
         }
 
         const core::Result r = engine_->process(frame, t, have_boxes ? &boxes : nullptr,
