@@ -10,7 +10,7 @@
  * A ROS 1 node (src/hrnet_node.cpp) is an adapter that copies messages in and out; a ROS 2 node
  * would be another one.
  *
- * Nothing here throws except Engine's constructor and Engine::process (hrnet::Error, with the
+ * Nothing here throws (but std::bad_alloc) except Engine's constructor and Engine::process (hrnet::Error, with the
  * library's status and message); image and parameter checks return their message as a string
  * ("" = fine).
  */
