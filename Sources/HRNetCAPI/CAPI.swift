@@ -271,3 +271,18 @@ public func hrnetForward(_ s: OpaquePointer?, _ input: UnsafePointer<Float>?, _ 
         try se.forward(input: input, batch: batch, output: heatmaps)
     }
 }
+
+/// A caller's options struct of a type with one version so far (all of it required; bytes past
+/// it, a newer host's fields, never read): a copy, or the defaults `initialize` writes when the
+/// pointer is NULL. `initName` names the C init function in the message.
+func copyOptions<T>(_ o: UnsafePointer<T>?, structSize: (UnsafePointer<T>) -> Int, initName: String,
+                    initialize: (UnsafeMutablePointer<T>) -> Void, blank: T) throws -> T {
+    var c = blank
+    initialize(&c)
+    guard let o else { return c }
+    guard structSize(o) >= MemoryLayout<T>.size else {
+        throw HRNetError.invalidArgument("options->struct_size is \(structSize(o)), expected \(MemoryLayout<T>.size): fill options with \(initName)()")
+    }
+    withUnsafeMutableBytes(of: &c) { $0.copyMemory(from: UnsafeRawBufferPointer(start: o, count: MemoryLayout<T>.size)) }
+    return c
+}

@@ -21,16 +21,8 @@ public func hrnetLiftOptionsInit(_ o: UnsafeMutablePointer<hrnet_lift_options>?)
 /// The caller's options (NULL: the defaults). The struct has one version so far: all of it is
 /// required, and bytes past it (a newer host's fields) are not read.
 private func liftOptions(_ o: UnsafePointer<hrnet_lift_options>?) throws -> LiftOptions {
-    var c = hrnet_lift_options()
-    hrnetLiftOptionsInit(&c)
-    if let o {
-        guard o.pointee.struct_size >= MemoryLayout<hrnet_lift_options>.size else {
-            throw HRNetError.invalidArgument("options->struct_size is \(o.pointee.struct_size), expected \(MemoryLayout<hrnet_lift_options>.size): fill options with hrnet_lift_options_init()")
-        }
-        withUnsafeMutableBytes(of: &c) {
-            $0.copyMemory(from: UnsafeRawBufferPointer(start: o, count: MemoryLayout<hrnet_lift_options>.size))
-        }
-    }
+    let c = try copyOptions(o, structSize: { $0.pointee.struct_size }, initName: "hrnet_lift_options_init",
+                            initialize: hrnetLiftOptionsInit, blank: hrnet_lift_options())
     var l = LiftOptions()
     l.windowRadius = Int(c.window_radius)
     l.minScore = c.min_score

@@ -37,17 +37,11 @@ public func hrnetTrackerCreate(_ o: UnsafePointer<hrnet_tracker_options>?,
     out?.pointee = nil
     return global {
         guard let out else { throw HRNetError.invalidArgument("\(fn): out_tracker is NULL") }
-        var c = hrnet_tracker_options()
-        hrnetTrackerOptionsInit(&c)
-        if let o {
-            // The first version of the struct is its only one so far: all of it is required.
-            guard o.pointee.struct_size >= MemoryLayout<hrnet_tracker_options>.size else {
-                throw HRNetError.invalidArgument("\(fn): options->struct_size is \(o.pointee.struct_size), expected \(MemoryLayout<hrnet_tracker_options>.size): fill options with hrnet_tracker_options_init()")
-            }
-            withUnsafeMutableBytes(of: &c) {
-                $0.copyMemory(from: UnsafeRawBufferPointer(start: o, count: MemoryLayout<hrnet_tracker_options>.size))
-            }
-        }
+        let c: hrnet_tracker_options
+        do {
+            c = try copyOptions(o, structSize: { $0.pointee.struct_size }, initName: "hrnet_tracker_options_init",
+                                initialize: hrnetTrackerOptionsInit, blank: hrnet_tracker_options())
+        } catch HRNetError.invalidArgument(let m) { throw HRNetError.invalidArgument("\(fn): \(m)") }
         var t = TrackerOptions()
         guard c.smoothing == 0 || c.smoothing == 1 else { throw HRNetError.invalidArgument("\(fn): smoothing is \(c.smoothing); it must be 0 or 1") }
         t.smoothing = c.smoothing != 0

@@ -69,8 +69,14 @@ Options:
   --threads N             threads used inside the network (default: all cores).
   --kernels SET           convolution kernels: auto (default: $HRNET_KERNELS, else the best the CPU
                           runs), avx512, avx2, neon or generic (OpenBLAS). All are exact FP32.
-  --precision P           fp32 (default, exact) or bf16 (opt-in, about twice as fast; products in
-                          BF16, heatmaps within 2e-2; needs AVX512_BF16).
+  --precision P           fp32 (default, exact), bf16 (opt-in, about twice as fast; products in
+                          BF16, heatmaps within 2e-2; needs AVX512_BF16) or int8 (opt-in, fastest;
+                          needs --calibration and AVX512_VNNI).
+  --calibration FILE      (with --precision int8) the calibration of this checkpoint, made by
+                          --calibrate.
+  --calibrate OUT         instead of estimating poses, measure the network's activation ranges on
+                          the inputs and their boxes (the pipeline as configured, flip test
+                          included) and write the INT8 calibration file OUT.
   --nms-threshold T       OKS-NMS threshold (default 0.9, as published): a person whose OKS with a
                           higher-scoring one is above T is dropped. OKS needs per-joint sigmas, which
                           exist for COCO's 17 joints only: for other joint counts (MPII's 16) NMS is
@@ -144,6 +150,8 @@ struct Options {
     var smoothing = true
     var smoothingGiven = false
     var timing = false
+    var calibrate: String?
+    var calibration: String?
     var detectEvery: Int?
     var fps: Double?
     var inputs: [String] = []
@@ -213,7 +221,8 @@ func parseOptions(_ argv: [String]) throws -> Options? {
             switch v.lowercased() {
             case "fp32": o.precision = .fp32
             case "bf16": o.precision = .bf16
-            default: throw ToolError("--precision '\(v)' is unknown: use fp32 or bf16", usage: true)
+            case "int8": o.precision = .int8
+            default: throw ToolError("--precision '\(v)' is unknown: use fp32, bf16 or int8", usage: true)
             }
         case "--nms-threshold":
             let v = try value()
@@ -223,6 +232,8 @@ func parseOptions(_ argv: [String]) throws -> Options? {
         case "--no-nms": try noValue(); o.nms = false
         case "--draw-video": o.drawVideo = try value()
         case "--track": try noValue(); o.track = true
+        case "--calibrate": o.calibrate = try value()
+        case "--calibration": o.calibration = try value()
         case "--timing": try noValue(); o.timing = true
         case "--no-smoothing": try noValue(); o.smoothing = false; o.smoothingGiven = true
         case "--detect-every":
@@ -246,6 +257,11 @@ func parseOptions(_ argv: [String]) throws -> Options? {
     if o.nmsThresholdGiven && !o.nms { throw ToolError("give --nms-threshold or --no-nms, not both", usage: true) }
     if !o.track && o.detectEvery != nil { throw ToolError("--detect-every goes with --track", usage: true) }
     if !o.track && o.smoothingGiven { throw ToolError("--no-smoothing goes with --track", usage: true) }
+    if o.precision == .int8 && o.calibration == nil { throw ToolError("--precision int8 needs --calibration FILE (made with --calibrate)", usage: true) }
+    if o.calibration != nil && o.precision != .int8 { throw ToolError("--calibration goes with --precision int8", usage: true) }
+    if o.calibrate != nil && (o.precision != .fp32 || o.track || o.output != nil || o.draw != nil || o.drawDir != nil || o.drawVideo != nil) {
+        throw ToolError("--calibrate runs FP32 and writes only the calibration: no --precision, --track, --output or drawing", usage: true)
+    }
     if o.track && !o.nms { throw ToolError("--no-nms does not go with --track (the tracker always removes duplicates; set --nms-threshold)", usage: true) }
     if let v = o.drawVideo, !VideoWriter.supports(v) {
         throw ToolError("--draw-video \(v): unsupported extension: use .mp4, .m4v, .mov, .avi or .mkv", usage: true)
@@ -504,10 +520,12 @@ func run(_ o: Options) throws {
     let session: Session
     do {
         session = try Session(model: model, inputHeight: o.inputSize?.0, inputWidth: o.inputSize?.1, threads: o.threads,
-                              precision: o.precision, kernels: o.kernels)
+                              precision: o.precision, kernels: o.kernels,
+                              calibration: try o.calibration.map { try Calibration(path: $0) })
     } catch let e as HRNetError {
         throw ToolError("cannot create a session: \(e.message)")
     }
+    let calibrator = try o.calibrate.map { _ in try Calibrator(session: session) }
     let k = session.joints
     let skeleton = Skeleton.forJoints(k)
     let sigmas = k == Skeleton.coco17.joints.count ? Skeleton.coco17.sigmas : nil
@@ -545,6 +563,19 @@ func run(_ o: Options) throws {
                 if boxes.count < before {
                     printErr("hrnet-pose: warning: \(frame.name): skipped \(before - boxes.count) box(es) with no area, a non-finite value or no overlap with the \(w)x\(h) image")
                 }
+            }
+            if let calibrator {
+                do {
+                    try frame.image.pixels.withUnsafeBufferPointer { px in
+                        try calibrator.add(frame: ImageView(data: px.baseAddress!, width: w, height: h, stride: w * 3, format: .rgb8),
+                                           boxes: boxes, options: options)
+                    }
+                } catch let e as HRNetError {
+                    throw ToolError("\(frame.name): calibration: \(e.message)")
+                }
+                framesDone += 1
+                progress.update(framesDone)
+                continue
             }
             // The people on this frame: keypoints (K x 3 each, back to back), scores, track ids.
             var keypoints: [Float] = []
@@ -623,6 +654,14 @@ func run(_ o: Options) throws {
         printErr(line)
     }
 
+    if let calibrator, let out = o.calibrate {
+        if let e = readError { throw ToolError("\(e.path): cannot read frame \(e.framesRead + 1): \(e.message); no calibration written") }
+        do { try calibrator.calibration().write(to: out) } catch let e as HRNetError {
+            throw ToolError("--calibrate: \(e.message)")
+        }
+        printErr("hrnet-pose: calibration of \(calibrator.crops) crops from \(framesDone) frames written to \(out)")
+        return
+    }
     // A video that broke off still gets the results (and drawn frames) read before the break.
     try videoOut?.finish()
     let json = entries.isEmpty ? "[]\n" : "[\n  " + entries.joined(separator: ",\n  ") + "\n]\n"

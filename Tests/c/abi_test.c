@@ -2722,6 +2722,101 @@ static void case_depth(void)
     free(walls[1]);
 }
 
+
+/* INT8: the calibrator's arguments, a calibration made and used, and files that are refused. */
+static void case_int8(void)
+{
+    char path[4096], cal[4096], bad[4096];
+    hrnet_session *s = NULL;
+    if (!EXPECT_STATUS(open_with(path_in(path, sizeof path, "models/synth_w16_128x96.pth"), 128, 96, 1, &s), HRNET_OK,
+                       NULL, "open the synthetic model")) return;
+    const char *dir = make_temp_dir();
+    snprintf(cal, sizeof cal, "%s/synth.cal", dir);
+    snprintf(bad, sizeof bad, "%s/bad.cal", dir);
+    hrnet_calibrator *c = (hrnet_calibrator *)path;
+    EXPECT_STATUS(hrnet_calibrator_create(NULL, &c), HRNET_ERR_INVALID_ARGUMENT, NULL, "calibrator_create(NULL session)");
+    CHECK(c == NULL, "*out_calibrator is NULL after a failure");
+    EXPECT_STATUS(hrnet_calibrator_create(s, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL, "calibrator_create(NULL out)");
+    hrnet_calibrator_close(NULL);
+    if (!EXPECT_STATUS(hrnet_calibrator_create(s, &c), HRNET_OK, NULL, "calibrator_create")) { hrnet_session_close(s); return; }
+    /* a gray frame with a bright figure-like block, and crops of it */
+    enum { FW = 160, FH = 120 };
+    uint8_t *frame = malloc(FW * FH * 3);
+    for (int i = 0; i < FW * FH * 3; i++) frame[i] = (uint8_t)(60 + (i * 7) % 150);
+    hrnet_image img = {frame, FW, FH, FW * 3, HRNET_PIXEL_RGB8};
+    hrnet_box boxes[2] = {{20, 10, 50, 90, 0.9f}, {80, 5, 60, 100, 0.8f}};
+    EXPECT_STATUS(hrnet_calibrator_save(c, cal), HRNET_ERR_INVALID_ARGUMENT, NULL, "save before anything was recorded");
+    EXPECT_STATUS(hrnet_calibrator_add_boxes(NULL, &img, boxes, 2, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL, "add_boxes(NULL calibrator)");
+    EXPECT_STATUS(hrnet_calibrator_add_boxes(c, NULL, boxes, 2, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL, "add_boxes(NULL frame)");
+    EXPECT_STATUS(hrnet_calibrator_add_boxes(c, &img, NULL, 2, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL, "add_boxes(NULL boxes)");
+    EXPECT_STATUS(hrnet_calibrator_add_boxes(c, &img, boxes, SIZE_MAX, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL, "add_boxes(n SIZE_MAX)");
+    EXPECT_STATUS(hrnet_calibrator_add_boxes(c, &img, NULL, 0, NULL), HRNET_OK, NULL, "add_boxes(no boxes)");
+    EXPECT_STATUS(hrnet_calibrator_add_crops(c, NULL, 1, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL, "add_crops(NULL crops)");
+    EXPECT_STATUS(hrnet_calibrator_add_crops(c, &img, 0, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL, "add_crops(n 0)");
+    EXPECT_STATUS(hrnet_calibrator_add_boxes(c, &img, boxes, 2, NULL), HRNET_OK, NULL, "add_boxes");
+    EXPECT_STATUS(hrnet_calibrator_add_crops(c, &img, 1, NULL), HRNET_OK, NULL, "add_crops");
+    EXPECT_STATUS(hrnet_calibrator_save(c, NULL), HRNET_ERR_INVALID_ARGUMENT, NULL, "save(NULL path)");
+    char nodir[4200];
+    snprintf(nodir, sizeof nodir, "%s/no/such/dir/x.cal", dir);
+    EXPECT_STATUS(hrnet_calibrator_save(c, nodir), HRNET_ERR_IO, NULL, "save into a missing directory");
+    EXPECT_STATUS(hrnet_calibrator_save(c, cal), HRNET_OK, NULL, "save");
+    hrnet_calibrator_close(c);
+
+    hrnet_options o;
+    hrnet_options_init(&o);
+    o.input_height = 128; o.input_width = 96; o.num_threads = 1; o.precision = HRNET_PRECISION_INT8;
+    hrnet_session *q = NULL;
+    EXPECT_STATUS(hrnet_session_open(path, &o, &q), HRNET_ERR_INVALID_ARGUMENT, NULL, "INT8 without a calibration");
+    o.calibration_path = cal;
+    hrnet_status st = hrnet_session_open(path, &o, &q);
+    if (st == HRNET_ERR_INVALID_ARGUMENT && strstr(hrnet_last_error(NULL), "AVX512_VNNI")) {
+        CHECK(1, "no AVX512_VNNI here: INT8 refused with a message");
+    } else if (EXPECT_STATUS(st, HRNET_OK, NULL, "INT8 session from the file")) {
+        hrnet_info info;
+        if (get_info(q, &info)) CHECK(info.precision == HRNET_PRECISION_INT8, "info.precision is INT8");
+        float kp8[2 * 17 * 3], kp32[2 * 17 * 3];
+        if (EXPECT_STATUS(hrnet_estimate_boxes(q, &img, boxes, 2, NULL, kp8, sizeof kp8 / 4, NULL, NULL, NULL, 0), HRNET_OK, q, "INT8 estimate") &&
+            EXPECT_STATUS(hrnet_estimate_boxes(s, &img, boxes, 2, NULL, kp32, sizeof kp32 / 4, NULL, NULL, NULL, 0), HRNET_OK, s, "FP32 estimate"))
+            CHECK(all_finite(kp8, 2 * 17 * 3), "INT8 keypoints are finite");
+        /* the same calibration from memory */
+        size_t n = 0;
+        unsigned char *bytes = read_all(cal, &n);
+        hrnet_session *m = NULL;
+        o.calibration_path = NULL; o.calibration_data = bytes; o.calibration_size = n;
+        if (EXPECT_STATUS(hrnet_session_open(path, &o, &m), HRNET_OK, NULL, "INT8 session from memory")) {
+            float kpm[2 * 17 * 3];
+            if (EXPECT_STATUS(hrnet_estimate_boxes(m, &img, boxes, 2, NULL, kpm, sizeof kpm / 4, NULL, NULL, NULL, 0), HRNET_OK, m, "estimate"))
+                CHECK(memcmp(kpm, kp8, sizeof kpm) == 0, "file and memory calibrations give the same keypoints");
+            hrnet_session_close(m);
+        }
+        /* damaged copies: truncated, a flipped byte (checksum), another version */
+        for (int k = 0; k < 3 && bytes; k++) {
+            unsigned char *copy = malloc(n);
+            memcpy(copy, bytes, n);
+            size_t len = n;
+            if (k == 0) len = n - 3;
+            if (k == 1) copy[30] ^= 1;
+            if (k == 2) copy[8] = 9;
+            o.calibration_data = copy; o.calibration_size = len;
+            EXPECT_STATUS(hrnet_session_open(path, &o, &m), HRNET_ERR_FORMAT, NULL, "damaged calibration %d", k);
+            CHECK(m == NULL, "no session from a damaged calibration");
+            free(copy);
+        }
+        /* another checkpoint's calibration */
+        o.calibration_data = bytes; o.calibration_size = n;
+        o.input_height = 0; o.input_width = 0;
+        EXPECT_STATUS(hrnet_session_open(FIXTURE(bad, "coco_w8.pth"), &o, &m), HRNET_ERR_INVALID_ARGUMENT, NULL, "calibration of another checkpoint");
+        CHECK(strstr(hrnet_last_error(NULL), "another checkpoint") != NULL, "the message says so: %s", hrnet_last_error(NULL));
+        free(bytes);
+        hrnet_session_close(q);
+    }
+    /* hrnet_calibrate in one call */
+    EXPECT_STATUS(hrnet_calibrate(s, &img, 1, cal), HRNET_OK, NULL, "hrnet_calibrate");
+    EXPECT_STATUS(hrnet_calibrate(NULL, &img, 1, cal), HRNET_ERR_INVALID_ARGUMENT, NULL, "hrnet_calibrate(NULL session)");
+    free(frame);
+    hrnet_session_close(s);
+}
+
 static const test_case g_cases[] = {
     {"version", case_version},
     {"status_strings", case_status_strings},
@@ -2749,6 +2844,7 @@ static const test_case g_cases[] = {
     {"tracker", case_tracker},
     {"covariances", case_covariances},
     {"depth", case_depth},
+    {"int8", case_int8},
 };
 #define NCASES (sizeof g_cases / sizeof g_cases[0])
 

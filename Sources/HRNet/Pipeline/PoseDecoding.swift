@@ -23,6 +23,17 @@ public enum PoseDecoding {
         return out
     }
 
+    /// Every box finite with a positive size (boxes are optional).
+    static func checkBoxes(count n: Int, box: ((Int) -> PersonBox)?) throws {
+        guard let box else { return }
+        for i in 0..<n {
+            let b = box(i)
+            guard b.x.isFinite, b.y.isFinite, b.w.isFinite, b.h.isFinite, b.w > 0, b.h > 0 else {
+                throw HRNetError.invalidArgument("box \(i) (\(b.x), \(b.y), \(b.w), \(b.h)) needs finite coordinates and a positive size")
+            }
+        }
+    }
+
     /// The shape checks of `decode`: every dimension positive, sides at most `maxSide`, and
     /// N x K x h x w (the floats the caller passes) representable.
     static func checkShape(count n: Int, joints k: Int, height hh: Int, width hw: Int) throws {
@@ -47,14 +58,7 @@ public enum PoseDecoding {
         _ = try checkedProduct(n, k, 4, or: HRNetError.invalidArgument("N x K x 4 = \(n) x \(k) x 4 overflows"))
         let H = inputHeight ?? hh * 4, W = inputWidth ?? hw * 4
         guard H > 0, W > 0 else { throw HRNetError.invalidArgument("input size \(H)x\(W) is invalid") }
-        if let box {
-            for i in 0..<n {
-                let b = box(i)
-                guard b.x.isFinite, b.y.isFinite, b.w.isFinite, b.h.isFinite, b.w > 0, b.h > 0 else {
-                    throw HRNetError.invalidArgument("box \(i) (\(b.x), \(b.y), \(b.w), \(b.h)) needs finite coordinates and a positive size")
-                }
-            }
-        }
+        try checkBoxes(count: n, box: box)
         for i in 0..<n {
             let t: CropTransform
             if let b = box?(i) { t = CropTransform(box: b.x, b.y, b.w, b.h, inputWidth: W, inputHeight: H) }
@@ -78,14 +82,7 @@ public enum PoseDecoding {
         try checkShape(count: n, joints: k, height: hh, width: hw)
         let H = inputHeight ?? hh * 4, W = inputWidth ?? hw * 4
         guard H > 0, W > 0 else { throw HRNetError.invalidArgument("input size \(H)x\(W) is invalid") }
-        if let box {
-            for i in 0..<n {
-                let b = box(i)
-                guard b.x.isFinite, b.y.isFinite, b.w.isFinite, b.h.isFinite, b.w > 0, b.h > 0 else {
-                    throw HRNetError.invalidArgument("box \(i) (\(b.x), \(b.y), \(b.w), \(b.h)) needs finite coordinates and a positive size")
-                }
-            }
-        }
+        try checkBoxes(count: n, box: box)
         func transform(_ i: Int) -> CropTransform {
             if let b = box?(i) { return CropTransform(box: b.x, b.y, b.w, b.h, inputWidth: W, inputHeight: H) }
             // The identity region: the whole input.

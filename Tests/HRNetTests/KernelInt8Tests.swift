@@ -1,0 +1,171 @@
+import XCTest
+import CHRNetKernels
+
+/// The opt-in INT8 convolution: (a) the VNNI kernel against the plain reference, which forms the
+/// same int32 sums (so only the float epilogue's rounding may differ); (b) INT8 against FP32
+/// within the quantization error; (c) the uint8 quantization of activations (round to nearest
+/// even, clamp, borders and padding channels zero, SIMD and plain agreeing); (d) the weight
+/// layout and clamping.
+final class KernelInt8Tests: XCTestCase {
+    var worstSIMD: Float = 0, worstOfRMS = 0.0
+
+    func interior(_ t: hr_tensor, channels: Int = 16) -> [Int] {
+        var idx: [Int] = []
+        for cb in 0..<Int(t.cb) { for y in 0..<Int(t.h) { for x in 0..<Int(t.w) { for l in 0..<16 where cb * 16 + l < channels {
+            idx.append(Int(t.off) + ((cb * Int(t.h + 2) + y + 1) * Int(t.w + 2) + x + 1) * 16 + l)
+        } } } }
+        return idx
+    }
+
+    func runCase(cin: Int, cout: Int, k: Int, stride: Int, oh: Int, ow: Int, relu: Bool, residual: Bool,
+                 ups: [Int], accumulate: Bool, seed: UInt64) {
+        let c = ConvCase(cin: cin, cout: cout, k: k, stride: stride, oh: oh, ow: ow, relu: relu, residual: residual,
+                         ups: ups, accumulate: accumulate, seed: seed)
+        var r = c.rng, op = c.op, arena = c.arena
+        let icb = (cin + 15) / 16, ocb = (cout + 15) / 16
+        // INT8 layers take ReLU outputs: non-negative inputs, some exact zeros.
+        var clip: Float = 0
+        for i in interior(op.in, channels: cin) { arena[i] = max(0, arena[i]); clip = max(clip, arena[i]) }
+        var weights = [Float](repeating: 0, count: ocb * icb * k * k * 256)
+        for i in 0..<weights.count { weights[i] = r.next() / Float(cin * k * k).squareRoot() }
+        var bias = [Float](repeating: 0, count: ocb * 16)
+        for i in 0..<bias.count { bias[i] = r.next() }
+        // Per output channel scale from its largest |w| (only real input channels count).
+        var maxAbs = [Float](repeating: 0, count: ocb * 16)
+        for ob in 0..<ocb { for ib in 0..<icb { for tap in 0..<(k * k) { for il in 0..<16 where ib * 16 + il < cin { for ol in 0..<16 {
+            maxAbs[ob * 16 + ol] = max(maxAbs[ob * 16 + ol], abs(weights[((ob * icb + ib) * k * k + tap) * 256 + il * 16 + ol]))
+        } } } } }
+        let inv = maxAbs.map { $0 > 0 ? 127 / $0 : 0 }
+        let scales = maxAbs.map { clip / 255 * $0 / 127 }
+        let inInv = 255 / clip
+        var wq = [Int8](repeating: 99, count: Int(hr_int8_weights_size(Int32(cin), Int32(cout), Int32(k))))
+        XCTAssertEqual(wq.count, weights.count)
+        hr_pack_weights_int8(weights, Int32(cin), Int32(cout), Int32(k), inv, &wq)
+        // (d) layout: weight (oc, ic, tap) lands at [ocb][icb][tap][ic/4][oc%16][ic%4], rounded.
+        for _ in 0..<50 {
+            let oc = Int(r.next() * 1000 + 5000) % cout, ic = Int(r.next() * 1000 + 5000) % cin, tap = Int(r.next() * 1000 + 5000) % (k * k)
+            let (ob, ol, ib, il) = (oc / 16, oc % 16, ic / 16, ic % 16)
+            let w = weights[((ob * icb + ib) * k * k + tap) * 256 + il * 16 + ol]
+            let q = wq[((ob * icb + ib) * k * k + tap) * 256 + (il / 4) * 64 + ol * 4 + il % 4]
+            XCTAssertEqual(Int(q), Int((w * inv[oc]).rounded(.toNearestOrEven)), c.label)
+            XCTAssertLessThanOrEqual(abs(Int(q)), 127)
+        }
+        if cin % 16 != 0 {  // input channels past cin are zero in the packed weights
+            for ob in 0..<ocb { for tap in 0..<(k * k) { for il in (cin % 16)..<16 { for ol in 0..<16 {
+                XCTAssertEqual(wq[((ob * icb + icb - 1) * k * k + tap) * 256 + (il / 4) * 64 + ol * 4 + il % 4], 0)
+            } } } }
+            // and garbage there in the activations must not be read
+            let t = op.in, cb = icb - 1
+            for y in 0..<Int(t.h) { for x in 0..<Int(t.w) { for l in (cin % 16)..<16 {
+                arena[Int(t.off) + ((cb * Int(t.h + 2) + y + 1) * Int(t.w + 2) + x + 1) * 16 + l] = .nan
+            } } }
+        }
+        // (c) quantized copy: every byte written (poisoned first), both paths agree.
+        var tin = op.in
+        var u8 = [UInt8](repeating: 0xAB, count: Int(hr_int8_tensor_bytes(&tin)))
+        let hp = Int(tin.h) + 2
+        for cb in 0..<icb {
+            hr_to_u8_rows(arena, &tin, Int32(cin), inInv, &u8, Int32(cb), 0, Int32(hp / 2))
+            hr_to_u8_rows(arena, &tin, Int32(cin), inInv, &u8, Int32(cb), Int32(hp / 2), Int32(hp))
+        }
+        for cb in 0..<icb { for y in 0..<hp { for x in 0..<(Int(tin.w) + 2) { for l in 0..<16 {
+            let i = ((cb * hp + y) * (Int(tin.w) + 2) + x) * 16 + l
+            let inside = y > 0 && y < hp - 1 && x > 0 && x < Int(tin.w) + 1 && cb * 16 + l < cin
+            let want: UInt8 = inside ? UInt8(min(255, max(0, (arena[Int(tin.off) + i] * inInv).rounded(.toNearestOrEven)))) : 0
+            if u8[i] != want { XCTFail("\(c.label): quantized byte \(i) is \(u8[i]), expected \(want)"); return }
+        } } } }
+
+        let wPtr = UnsafeMutablePointer<Float>.allocate(capacity: weights.count)
+        let bPtr = UnsafeMutablePointer<Float>.allocate(capacity: bias.count)
+        let qPtr = UnsafeMutablePointer<Int8>.allocate(capacity: wq.count)
+        let sPtr = UnsafeMutablePointer<Float>.allocate(capacity: scales.count)
+        defer { wPtr.deallocate(); bPtr.deallocate(); qPtr.deallocate(); sPtr.deallocate() }
+        wPtr.initialize(from: weights, count: weights.count)
+        bPtr.initialize(from: bias, count: bias.count)
+        qPtr.initialize(from: wq, count: wq.count)
+        sPtr.initialize(from: scales, count: scales.count)
+        op.weights = UnsafePointer(wPtr); op.bias = UnsafePointer(bPtr)
+        op.weights_int8 = UnsafePointer(qPtr); op.int8_scale = UnsafePointer(sPtr); op.int8_inv = inInv
+
+        var ref = arena, fp32 = arena
+        withUnsafePointer(to: &op) { p in
+            ref.withUnsafeMutableBufferPointer { a in
+                for ob in 0..<ocb { for oy in 0..<oh { hr_conv_int8_ref_task(p, a.baseAddress!, u8, Int32(ob), Int32(oy)) } }
+            }
+            var plain = p.pointee
+            plain.weights_int8 = nil
+            withUnsafePointer(to: &plain) { q in hr_run(q, 1, &fp32, 1, Int32(HR_KERNELS_REFERENCE)) }
+        }
+        let outIdx = interior(op.out)
+        var rms = 0.0
+        for i in outIdx { rms += Double(fp32[i]) * Double(fp32[i]) }
+        rms = (rms / Double(outIdx.count)).squareRoot()
+        // (b) INT8 vs FP32: within 4% of the output RMS (quantization of both operands, 8 bits each).
+        for i in outIdx {
+            let err = abs(Double(ref[i]) - Double(fp32[i]))
+            worstOfRMS = max(worstOfRMS, err / rms)
+            if err > 4e-2 * rms { XCTFail("\(c.label): INT8 off FP32 by \(err) at \(i), RMS \(rms)"); break }
+        }
+        guard hr_cpu_has_avx512vnni() != 0 else { return }
+        var tiles: [(Int, Int)] = []
+        var tb: Int32 = 0, tt: Int32 = 0
+        hr_choose_tile_int8(op.out.cb, op.out.w, op.out.h, 2, &tb, &tt)
+        tiles.append((Int(tb), Int(tt)))
+        for b in 1...4 where ocb % b == 0 { tiles.append((b, min(ow, Int(hr_int8_tile_t_max(Int32(b)))))) }
+        for (b, t) in tiles {
+            var fast = arena
+            withUnsafePointer(to: &op) { p in
+                fast.withUnsafeMutableBufferPointer { a in
+                    for g in 0..<(ocb / b) { for oy in 0..<oh {
+                        var ox0 = 0
+                        while ox0 < ow {
+                            let n = min(t, ow - ox0)
+                            hr_conv_rows_int8(p, a.baseAddress!, u8, Int32(g * b), Int32(oy), Int32(ox0), Int32(b), Int32(n))
+                            ox0 += n
+                        }
+                    } }
+                }
+            }
+            // (a) the same int32 sums: only the epilogue's float rounding may differ.
+            var worst: Float = 0
+            for i in 0..<arena.count where !(arena[i].isNaN && fast[i].isNaN && ref[i].isNaN) {
+                worst = max(worst, abs(fast[i] - ref[i]) / max(1, abs(ref[i])))
+            }
+            XCTAssertLessThan(worst, 1e-6, c.label + " tile \(b)x\(t)")
+            worstSIMD = max(worstSIMD, worst)
+            XCTAssertGreaterThan(outIdx.filter { fast[$0] != arena[$0] }.count, 0)
+        }
+    }
+
+    func testInt8KernelMatchesReferences() {
+        var seed: UInt64 = 7
+        for cin in [8, 16, 17, 32, 64] {
+            for cout in [16, 32, 48, 80] {
+                for (k, stride) in [(1, 1), (3, 1), (3, 2)] {
+                    for (oh, ow) in [(1, 1), (3, 5), (2, 13), (2, 29)] {
+                        seed += 1
+                        runCase(cin: cin, cout: cout, k: k, stride: stride, oh: oh, ow: ow, relu: seed % 2 == 0,
+                                residual: seed % 3 == 0, ups: seed % 4 == 0 && oh % 2 == 0 && ow % 2 == 0 ? [2] : [],
+                                accumulate: seed % 5 == 0, seed: seed)
+                    }
+                }
+            }
+        }
+        runCase(cin: 256, cout: 64, k: 3, stride: 1, oh: 3, ow: 7, relu: true, residual: true, ups: [], accumulate: false, seed: 99)
+        print("INT8: VNNI vs reference max |error| / max(1, |out|) = \(worstSIMD); INT8 vs FP32 max |error| = \(worstOfRMS) x output RMS")
+    }
+
+    func testQuantizationRoundsAndClamps() {
+        let t = hr_tensor(off: 0, cb: 1, h: 1, w: 3)
+        var a = [Float](repeating: 0, count: 3 * 5 * 16)
+        let values: [Float] = [0.5, 1.5, 2.5, -3, 254.5, 255.5, 1000, 0.49999997, 3.5000002, 0, 7, 8]
+        for (i, v) in values.enumerated() { a[(1 * 5 + 1 + i / 16) * 16 + i % 16] = v }
+        var u8 = [UInt8](repeating: 0xAB, count: 3 * 5 * 16)
+        var tt = t
+        hr_to_u8_rows(a, &tt, 12, 1, &u8, 0, 0, 3)
+        let got = (0..<values.count).map { u8[(1 * 5 + 1) * 16 + $0] }
+        XCTAssertEqual(got, [0, 2, 2, 0, 254, 255, 255, 0, 4, 0, 7, 8])   // ties to even; clamped
+        XCTAssertEqual(u8[(1 * 5 + 1) * 16 + 12], 0, "channels past c are zero")
+        XCTAssertTrue(u8[0..<(5 * 16)].allSatisfy { $0 == 0 }, "the top border is zero")
+    }
+}
