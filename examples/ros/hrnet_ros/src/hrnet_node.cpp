@@ -224,11 +224,12 @@ private:
         if (!r.depth_error.empty()) ROS_WARN_THROTTLE(5.0, "hrnet_node: no 3D: %s", r.depth_error.c_str());
 
         publish_people(msg.header, r);
+        const Clock::time_point published = Clock::now();
         publish_markers(msg.header, r);
         if (params_.publish_annotated && annotated_pub_.getNumSubscribers() > 0) publish_annotated(msg.header, frame, r);
 
         std_msgs::Float64 latency;
-        latency.data = std::chrono::duration<double>(Clock::now() - p.received).count();
+        latency.data = std::chrono::duration<double>(published - p.received).count();
         latency_pub_.publish(latency);
         std_msgs::UInt64 dropped;
         dropped.data = dropped_.load();
