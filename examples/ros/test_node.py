@@ -127,19 +127,23 @@ class Collector:
     def on_markers(self, msg):
         with self.cond:
             self.markers.append(msg)
+            self.cond.notify_all()
 
     def on_annotated(self, msg):
         with self.cond:
             self.annotated.append((msg.header.stamp.secs, msg.header.stamp.nsecs, msg.width, msg.height,
                                    msg.encoding, len(msg.data)))
+            self.cond.notify_all()
 
     def on_latency(self, msg):
         with self.cond:
             self.latency.append(msg.data)
+            self.cond.notify_all()
 
     def on_dropped(self, msg):
         with self.cond:
             self.dropped = msg.data
+            self.cond.notify_all()
 
     def on_log(self, msg):
         with self.cond:
@@ -255,6 +259,7 @@ def drive(a):
 
     # 1. The video, one frame at a time, against the library's own tracker.
     e2e = []
+    node_lat = []
     worst = {"keypoints": 0.0, "scores": 0.0, "covariance": 0.0, "box": 0.0, "score": 0.0, "points3d": 0.0}
     compared = people_compared = 0
     joint_names = None
@@ -267,6 +272,10 @@ def drive(a):
             check(False, "no people published for frame %d within %d s" % (i, a.timeout))
             break
         e2e.append(c.arrived[key] - sent)
+        # The node publishes ~latency right after people: wait for it so each value pairs with its frame.
+        c.wait(lambda: len(c.latency) > i, 2)
+        with c.cond:
+            node_lat.append(c.latency[i] if len(c.latency) > i else float("nan"))
         got = c.people[key]
         joint_names = got.joint_names
         want = ref["people"][i]
@@ -359,7 +368,6 @@ def drive(a):
 
     # Latency: end to end (image published -> PersonArray received, both here) and the node's own
     # (image received -> published), for the video's frames.
-    node_lat = c.latency[:n]
 
     people_total = sum(len(f) for f in ref["people"])
     print("video: %d frames (%d people, %d joints lifted to 3D) compared in %.1f s: ids equal; max difference "
@@ -368,9 +376,13 @@ def drive(a):
                                 worst["covariance"], worst["box"], worst["score"], worst["points3d"]))
     if e2e:
         print("latency end to end (image published -> people received), %d frames: %s" % (len(e2e), stats(e2e)))
-    if node_lat:
+    if node_lat and not any(math.isnan(v) for v in node_lat):
         print("latency in the node (image received -> people published), %d frames: %s"
               % (len(node_lat), stats(node_lat)))
+        print("ROS's share (end to end - in the node), %d frames: %s"
+              % (len(node_lat), stats([a - b for a, b in zip(e2e, node_lat)])))
+    else:
+        check(False, "a ~latency message after every frame's people")
     print("markers: %d arrays, %d limb line lists; image_annotated: %d images" % (len(markers), len(lines), len(annotated)))
     print("bad input: %d error logs from /hrnet, e.g. %r" % (len(logs), logs[0][2] if logs else None))
     print("burst of %d frames: %d processed, %d dropped (latest wins)" % (burst, processed, dropped))
