@@ -93,8 +93,9 @@ static void ref_pixel(const hr_op *op, float *arena, const uint8_t *in, int ocb,
                     acc += (int64_t)ip[il] * (int64_t)wp[(il >> 2) * 64 + lane * 4 + (il & 3)];
                 }
         }
-        const float scaled = (float)(int32_t)acc * op->int8_scale[ocb * 16 + lane];
-        v[lane] = scaled + op->bias[ocb * 16 + lane];
+        /* One rounding, as every INT8 kernel: fma(sum, scale, bias). Bit-equal outputs matter: a
+         * last-bit difference can move the next INT8 layer's input across a quantization step. */
+        v[lane] = fmaf((float)(int32_t)acc, op->int8_scale[ocb * 16 + lane], op->bias[ocb * 16 + lane]);
     }
     hr_epilogue16(op, arena, v, hr_at(arena, &op->out, ocb, oy, ox), ocb, oy, ox);
 }
@@ -266,15 +267,17 @@ conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int o
             }
         }
     }
-    /* int32 sums -> FP32, scaled per output channel; then the FP32 epilogue (bias first). */
-    __m512 f[4][14];
+    /* int32 sums -> FP32: fma(sum, scale, bias) per output channel (one rounding, as the
+     * reference); then the FP32 epilogue. */
 #pragma clang loop unroll(full)
     for (int b = 0; b < B; b++) {
-        const __m512 sc = _mm512_loadu_ps(op->int8_scale + (ocb0 + b) * 16);
+        const int cb = ocb0 + b;
+        const __m512 sc = _mm512_loadu_ps(op->int8_scale + cb * 16), bias = _mm512_loadu_ps(op->bias + cb * 16);
+        float *o = hr_at(arena, &op->out, cb, oy, ox0);
 #pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++) f[b][t] = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[b][t]), sc);
+        for (int t = 0; t < T; t++)
+            hr_epilogue_store(op, arena, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[b][t]), sc, bias), o + t * 16, cb, oy, ox0 + t);
     }
-    hr_epilogue_tile(op, arena, f, ocb0, oy, ox0, B, T);
 }
 
 typedef void (*tile_int8_fn)(const hr_op *, float *, const uint8_t *, int, int, int);

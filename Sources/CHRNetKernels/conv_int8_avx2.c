@@ -72,17 +72,20 @@ conv_tile_int8_avx2(const hr_op *op, float *arena, const uint8_t *in, int ocb0, 
             }
         }
     }
-    /* int32 sums -> FP32 x int8_scale per output channel; then bias and the FP32 epilogue. */
-    __m256 f[HR_AVX2_MAX_B][2][HR_AVX2_MAX_T];
+    /* int32 sums -> FP32: fma(sum, int8_scale, bias) per output channel, one rounding as in the
+     * reference (bit-equal results); then the FP32 epilogue. */
 #pragma clang loop unroll(full)
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < B; b++) {
+        const int cb = ocb0 + b;
+        const float *sc = op->int8_scale + cb * 16, *bias = op->bias + cb * 16;
+        float *o = hr_at(arena, &op->out, cb, oy, ox0);
 #pragma clang loop unroll(full)
-        for (int h = 0; h < 2; h++) {
-            const __m256 sc = _mm256_loadu_ps(op->int8_scale + (ocb0 + b) * 16 + h * 8);
-#pragma clang loop unroll(full)
-            for (int t = 0; t < T; t++) f[b][h][t] = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[b][h][t]), sc);
-        }
-    hr_epilogue_tile_avx2(op, arena, f, ocb0, oy, ox0, B, T);
+        for (int t = 0; t < T; t++)
+            hr_epilogue_store_avx2(op, arena,
+                                   _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[b][0][t]), _mm256_loadu_ps(sc), _mm256_loadu_ps(bias)),
+                                   _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[b][1][t]), _mm256_loadu_ps(sc + 8), _mm256_loadu_ps(bias + 8)),
+                                   o + t * 16, cb, oy, ox0 + t);
+    }
 }
 
 typedef void (*tile_fn)(const hr_op *, float *, const uint8_t *, int, int, int);
