@@ -258,3 +258,19 @@ def test_inputs_and_output_names(tmp_path):
     assert output_names(got[1:2], root=tmp_path) == {got[1]: "a/b/clip.mp4.json"}
     with pytest.raises(JobError):
         output_names(got[:1], root=tmp_path / "elsewhere")
+
+
+def test_detections_paths_and_options():
+    from hrnet.distributed import DETS_SIDECAR, dets_path
+    assert DETS_SIDECAR == "{video}.dets.json"
+    assert dets_path("/a/b/clip.mp4") == "/a/b/clip.mp4.dets.json"
+    assert dets_path("/a/b/clip.mp4", "{dir}/dets.json") == "/a/b/dets.json"
+    assert dets_path("/a/b/clip.mp4", "/boxes/{stem}.json") == "/boxes/clip.json"
+    assert dets_path("clip.mp4", "{dir}/{name}.boxes") == "./clip.mp4.boxes"
+    for bad in ["{frame}.json", "dets.json", "{0}.json", "{dir"]:
+        with pytest.raises(ValueError):
+            PoseOptions(dets=bad)
+    with pytest.raises(ValueError):
+        PoseOptions(track=False, detect_every=5)
+    o = PoseOptions(input_size=[256, 192], dets="none", smoothing=False, fps=25.0)
+    assert o.input_size == (256, 192) and PoseOptions.from_dict(json.loads(json.dumps(o.to_dict()))) == o

@@ -12,7 +12,8 @@ or from Python::
   opened once and ``node CPUs // actors_per_node`` threads. The driver hands each actor one
   video at a time.
 - Per video, the actor decodes the file with PyAV, runs :class:`hrnet.Tracker` (or per-frame
-  estimation) with the video's detections (``<video>.dets.json`` next to it, or none) and writes
+  estimation) with the video's detections (``<video>.dets.json`` next to it, another path pattern such as
+  ``{dir}/dets.json``, or none) and writes
   ``OUT/<video path relative to the videos' common folder>.json`` in hrnet-pose's format (COCO
   keypoint results, with ``track_id`` when tracking), through a temporary file and a rename.
 - ``OUT/manifest.jsonl`` records each video's outcome (done: output, frames, time; failed: the
@@ -23,12 +24,12 @@ or from Python::
 :func:`process_video` is the per-video work on its own (no Ray), for one process.
 """
 
-from .video import (DETS_SUFFIX, PoseOptions, VideoError, VideoResult, decode_video, dets_path,
+from .video import (DETS_SIDECAR, DETS_SUFFIX, PoseOptions, VideoError, VideoResult, decode_video, dets_path,
                     load_detections, process_video)
 
 _JOB_NAMES = ("run_job", "JobSummary", "JobError", "find_videos", "output_names", "PoseWorker")
 
-__all__ = ["PoseOptions", "VideoError", "VideoResult", "DETS_SUFFIX", "decode_video", "dets_path",
+__all__ = ["PoseOptions", "VideoError", "VideoResult", "DETS_SIDECAR", "DETS_SUFFIX", "decode_video", "dets_path",
            "load_detections", "process_video"] + list(_JOB_NAMES)
 
 

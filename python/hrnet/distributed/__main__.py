@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from .video import DETS_SUFFIX, PoseOptions
+from .video import DETS_SIDECAR, DETS_SUFFIX, PoseOptions
 
 DESCRIPTION = """\
 Estimates and tracks human poses in many videos on a Ray cluster, one video per task, and writes
@@ -17,9 +17,12 @@ VIDEOS: video files, directories (their *.mp4, *.mov, *.mkv, *.webm, *.avi, ... 
 recursively) or .txt files listing video paths one a line (relative to the list's folder).
 Video, model and output paths must be the same on every node (shared storage).
 
-Detections (--dets sidecar, the default): each video's person boxes are read from
-<video path>%s next to it (clip.mp4 -> clip.mp4%s): COCO detection results, a list of
-{"image_id", "category_id", "bbox": [x, y, w, h], "score"} where image_id is the frame index + 1
+Detections (--dets): each video's person boxes are read from a file next to it, by default
+<video path>%s (clip.mp4 -> clip.mp4%s), or from the path --dets PATTERN gives, with
+{video} (the video's path), {dir} (its folder), {name} (its file name), {stem} (the name without
+extension): --dets '{dir}/dets.json' reads examples/videos/video01/dets.json for
+examples/videos/video01/video.mp4. The file holds COCO detection results, a list of
+{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, image_id = frame index + 1
 (category 1 only, no score threshold), as hrnet-pose --dets. A video without one fails.
 --dets none: the whole frame is one person box on every frame.
 
@@ -33,7 +36,7 @@ could not run, 2 for bad options.
 
 examples:
   python -m hrnet.distributed --model models/synth_w16_128x96.pth --input-size 128x96 \\
-      --output out/ archive/                      # a local Ray instance on this machine
+      --dets '{dir}/dets.json' --output poses/ examples/videos    # a local Ray instance
   ray start --head                                # on the head node; then on each other node:
   ray start --address=HEAD_IP:6379
   python -m hrnet.distributed --address auto --model /shared/model.pth --input-size 256x192 \\
@@ -87,8 +90,9 @@ def parser():
     p.add_argument("--nms-threshold", type=float, default=0.9, help="OKS-NMS threshold (default 0.9)")
     p.add_argument("--fps", type=float, default=None,
                    help="timestamps frame index / FPS; default: the video's own timestamps")
-    p.add_argument("--dets", choices=["sidecar", "none"], default="sidecar",
-                   help="person boxes: sidecar = <video>%s (default); none = the whole frame" % DETS_SUFFIX)
+    p.add_argument("--dets", default=DETS_SIDECAR, metavar="PATTERN|none",
+                   help="each video's detections: a path pattern (default %s) or none (the whole "
+                        "frame is the box)" % DETS_SIDECAR)
     p.add_argument("--root", default=None,
                    help="name outputs by the video path relative to ROOT (default: the videos' "
                         "common folder)")

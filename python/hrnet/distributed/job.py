@@ -18,7 +18,7 @@ except ImportError as e:  # pragma: no cover - the extra is not installed
     raise ImportError("hrnet.distributed needs Ray and PyAV: pip install './python[ray]' (%s)" % e) from None
 
 from . import manifest as _manifest
-from .video import (DETS_SUFFIX, VIDEO_EXTENSIONS, PoseOptions, frame_count, process_video,
+from .video import (VIDEO_EXTENSIONS, PoseOptions, frame_count, process_video,
                     write_atomically)
 
 

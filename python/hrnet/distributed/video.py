@@ -17,9 +17,14 @@ from ..pipeline import oks_nms
 from ..session import Session
 from ..tracking import Tracker
 
-#: A video's detections: ``<video path>.dets.json`` next to it (``clip.mp4`` ->
-#: ``clip.mp4.dets.json``), COCO detection results with image_id = frame index + 1.
+#: Where a video's detections are by default: ``<video path>.dets.json`` next to it
+#: (``clip.mp4`` -> ``clip.mp4.dets.json``), COCO detection results with image_id = frame
+#: index + 1. Other layouts: a pattern with ``{video}`` (the video's path), ``{dir}`` (its
+#: folder), ``{name}`` (its file name), ``{stem}`` (the name without its extension), e.g.
+#: ``{dir}/dets.json`` for examples/videos/videoNN/.
 DETS_SUFFIX = ".dets.json"
+DETS_SIDECAR = "{video}" + DETS_SUFFIX
+_DETS_FIELDS = ("video", "dir", "name", "stem")
 
 #: What a directory walk picks up as a video (by extension, case-insensitive).
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv")
@@ -30,9 +35,13 @@ _DEMUXERS = ("mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpeg,mpegts,mpegvideo,fl
              "hevc,m4v,mjpeg,yuv4mpegpipe,nut,mxf,dv")
 
 
-def dets_path(video):
-    """Where a video's detections are: ``<video path>.dets.json``."""
-    return os.fspath(video) + DETS_SUFFIX
+def dets_path(video, pattern=DETS_SIDECAR):
+    """Where a video's detections are: ``pattern`` (default ``{video}.dets.json``) filled in
+    with the video's path, folder, file name and stem."""
+    video = os.fspath(video)
+    name = os.path.basename(video)
+    return pattern.format(video=video, dir=os.path.dirname(video) or ".", name=name,
+                          stem=os.path.splitext(name)[0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +58,10 @@ class PoseOptions:
       frame only (as ``--no-smoothing``, ``--detect-every``).
     - ``nms_threshold``: OKS-NMS threshold (the tracker's too).
     - ``fps``: timestamps frame index / fps instead of the container's.
-    - ``dets``: ``"sidecar"``: each video's boxes from ``<video>.dets.json`` (required);
-      ``"none"``: the whole frame is one box with score 1 on every frame.
+    - ``dets``: where each video's boxes are: ``"{video}.dets.json"`` (the default: next to the
+      video, ``clip.mp4.dets.json``) or another pattern of ``{video}``, ``{dir}``, ``{name}``,
+      ``{stem}`` (:func:`dets_path`); a video without its file fails. ``"none"``: the whole frame
+      is one box with score 1 on every frame.
     """
     input_size: tuple = None
     precision: str = "fp32"
@@ -62,7 +73,7 @@ class PoseOptions:
     detect_every: int = 1
     nms_threshold: float = 0.9
     fps: float = None
-    dets: str = "sidecar"
+    dets: str = DETS_SIDECAR
 
     def __post_init__(self):
         if self.input_size is not None:
@@ -73,8 +84,17 @@ class PoseOptions:
                 raise TypeError("PoseOptions: %s must be True or False" % name)
         if self.decode not in ("standard", "dark"):
             raise ValueError("PoseOptions: decode must be 'standard' or 'dark', got %r" % (self.decode,))
-        if self.dets not in ("sidecar", "none"):
-            raise ValueError("PoseOptions: dets must be 'sidecar' or 'none', got %r" % (self.dets,))
+        if self.dets != "none":
+            if not isinstance(self.dets, str):
+                raise TypeError("PoseOptions: dets must be a path pattern or 'none', got %r" % (self.dets,))
+            try:
+                dets_path("v/x.mp4", self.dets)
+            except (KeyError, IndexError, ValueError):
+                raise ValueError("PoseOptions: dets pattern %r: the fields are {video}, {dir}, {name}, {stem}"
+                                 % (self.dets,)) from None
+            if not any("{%s}" % f in self.dets for f in _DETS_FIELDS):
+                raise ValueError("PoseOptions: dets pattern %r names no field of the video ({video}, {dir}, "
+                                 "{name}, {stem}): every video would share one file" % (self.dets,))
         d = self.detect_every
         if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
             raise ValueError("PoseOptions: detect_every must be an integer >= 1, got %r" % (d,))
@@ -119,8 +139,7 @@ def load_detections(path):
         with open(path, "rb") as f:
             dets = json.load(f)
     except FileNotFoundError:
-        raise VideoError("no detections file %s (--dets sidecar needs <video>%s next to each video)"
-                         % (path, DETS_SUFFIX)) from None
+        raise VideoError("no detections file %s" % path) from None
     except (OSError, ValueError) as e:
         raise VideoError("cannot read the detections %s: %s" % (path, e)) from None
     if not isinstance(dets, list):
@@ -283,13 +302,13 @@ def process_video(session, video, options=PoseOptions(), dets=None, on_frame=Non
     """Runs ``options`` over one video with ``session`` and returns a :class:`VideoResult`.
 
     ``dets``: the detections (``{image_id: N x 5}`` as :func:`load_detections` gives), or None to
-    read ``<video>.dets.json`` when ``options.dets == "sidecar"``. ``on_frame(frames_done)`` is
+    read them from ``options.dets`` (:func:`dets_path`; ``"none"``: whole frames). ``on_frame(frames_done)`` is
     called after each frame (progress). ``frame_delay`` seconds of sleep per frame exist for the
     fault tests only (a video slow enough to be killed in the middle of). Raises
     :class:`VideoError` when the video cannot be read to its end (no partial result)."""
     started = time.perf_counter()
-    if options.dets == "sidecar" and dets is None:
-        dets = load_detections(dets_path(video))
+    if options.dets != "none" and dets is None:
+        dets = load_detections(dets_path(video, options.dets))
     k = session.info.joints
     tracker = None
     if options.track:
