@@ -190,6 +190,30 @@ def test_a_killed_worker_leaves_every_video_done_exactly_once(cluster, videos, r
     assert not no_temporaries(out)
 
 
+def test_a_video_whose_worker_dies_past_the_retries_is_failed_then_redone(cluster, videos, reference, tmp_path):
+    """max_task_retries=0: the one death is the video's last; it is recorded as failed, the other
+    videos complete on the same (restarted) actors, and the next run does it."""
+    out = tmp_path / "out"
+    killed = {}
+
+    def on_status(statuses):
+        for st in statuses:
+            if not killed and st["video"] and st["frame"] > 10:
+                killed.update(pid=st["pid"], video=st["video"])
+                os.kill(st["pid"], signal.SIGKILL)
+
+    s = run_job([videos], SYNTH_MODEL, out, OPTIONS, actors_per_node=2, progress=None, max_task_retries=0,
+                on_status=on_status, status_interval=0.2, _frame_delay=0.02)
+    assert killed and not s.ok and not s.unfinished
+    assert [r["video"] for r in s.failed] == [killed["video"]]
+    assert s.failed[0]["error"].startswith("the worker process died on each of the 1 attempt(s) at this video: ")
+    assert sum(r["status"] == "done" for r in s.processed) == 2
+    assert not (out / (os.path.basename(killed["video"]) + ".json")).exists() and not no_temporaries(out)
+    s = run_job([videos], SYNTH_MODEL, out, OPTIONS, actors_per_node=2, progress=None)
+    assert s.ok and [r["video"] for r in s.processed] == [killed["video"]] and len(s.skipped) == 2
+    assert_equal_to_reference(out, reference)
+
+
 def test_a_corrupt_video_is_reported_and_the_rest_complete(cluster, videos, reference, tmp_path):
     """Through the command, connected to the test's Ray instance."""
     d = tmp_path / "videos"

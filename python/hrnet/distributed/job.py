@@ -387,6 +387,22 @@ def _run(videos, names, model, output, options, man, address, num_cpus, actors_p
     return summary
 
 
+def _restarted(actor, timeout=300.0):
+    """Whether ``actor`` answers again (Ray restarts a dead actor; while it does, calls fail with
+    ActorUnavailableError) rather than being gone for good."""
+    deadline = _now() + timeout
+    while True:
+        try:
+            ray.get(actor.ready.remote(), timeout=max(1.0, deadline - _now()))
+            return True
+        except ray.exceptions.ActorUnavailableError:
+            if _now() > deadline:
+                return False
+            time.sleep(0.5)
+        except Exception:
+            return False
+
+
 def _short_error(e):
     lines = [line for line in str(e).strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else type(e).__name__
@@ -433,13 +449,13 @@ def _dispatch(actors, todo, names, man, summary, progress, on_status, status_int
                     record = ray.get(ref)
                 except ray.exceptions.RayError as e:
                     # The worker died on this video more times than max_task_retries allows.
-                    record = {"video": video, "output": None, "status": "failed", "frames": 0,
-                              "error": "the worker died on this video (%d attempts): %s"
+                    last = statuses.get(i) or {}
+                    record = {"video": video, "output": None, "status": "failed",
+                              "frames": last.get("frame", 0) if last.get("video") == video else 0,
+                              "error": "the worker process died on each of the %d attempt(s) at this video: %s"
                                        % (max_task_retries + 1, _short_error(e)),
                               "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-                    try:
-                        ray.get(actors[i].ready.remote(), timeout=120)
-                    except Exception:
+                    if not _restarted(actors[i]):
                         alive.discard(i)       # gone for good: no more videos for it
                 man.append(record)
                 summary.processed.append(record)
