@@ -118,14 +118,17 @@ typedef enum hrnet_precision {
      *  AVX512_BF16, else session creation fails with HRNET_ERR_INVALID_ARGUMENT. */
     HRNET_PRECISION_BF16 = 1,
     /** Fastest, opt-in: uint8 activations x int8 weights (per output channel, symmetric), int32
-     *  sums (AVX512_VNNI vpdpbusd), FP32 epilogue; the first layer and the heatmap layer stay
-     *  FP32. Needs a calibration of the checkpoint (hrnet_calibrator_*), given in
-     *  hrnet_options.calibration_path or calibration_data, and a CPU with AVX512_VNNI, else
-     *  session creation fails with HRNET_ERR_INVALID_ARGUMENT (a calibration of another
-     *  checkpoint too). Error bound tested: heatmaps within 5e-2 max abs of the float64
-     *  reference on the fixture (measured 2.6e-2), COCO AP on the demo model's sample frames
-     *  within 0.5 of FP32's and >= 99% of joints within one heatmap pixel of FP32's (README
-     *  "INT8": measured figures). Added in 0.3. */
+     *  sums, FP32 epilogue; the first layer and the heatmap layer stay FP32. Kernels: AVX512_VNNI
+     *  (vpdpbusd; kernel set avx512 on Ice Lake, Zen 4 and later), AVX2 (vpmaddwd; kernel set
+     *  avx2, and avx512 on CPUs without VNNI: any x86-64-v3 CPU) and aarch64 with the ARMv8.2
+     *  dot product (sdot; kernel set neon). All give the same int32 sums, so the same results.
+     *  Needs a calibration of the checkpoint (hrnet_calibrator_*), given in
+     *  hrnet_options.calibration_path or calibration_data; session creation fails with
+     *  HRNET_ERR_INVALID_ARGUMENT without one (a calibration of another checkpoint too), with the
+     *  generic kernel set, and on ARM CPUs without the dot product. Error bound tested: heatmaps
+     *  within 5e-2 max abs of the float64 reference on the fixture (measured 2.6e-2), COCO AP on
+     *  the demo model's sample frames within 0.5 of FP32's and >= 99% of joints within one
+     *  heatmap pixel of FP32's (README "INT8": measured figures). Added in 0.3. */
     HRNET_PRECISION_INT8 = 2
 } hrnet_precision;
 

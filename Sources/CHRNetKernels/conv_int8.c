@@ -93,8 +93,9 @@ static void ref_pixel(const hr_op *op, float *arena, const uint8_t *in, int ocb,
                     acc += (int64_t)ip[il] * (int64_t)wp[(il >> 2) * 64 + lane * 4 + (il & 3)];
                 }
         }
-        const float scaled = (float)(int32_t)acc * op->int8_scale[ocb * 16 + lane];
-        v[lane] = scaled + op->bias[ocb * 16 + lane];
+        /* One rounding, as every INT8 kernel: fma(sum, scale, bias). Bit-equal outputs matter: a
+         * last-bit difference can move the next INT8 layer's input across a quantization step. */
+        v[lane] = fmaf((float)(int32_t)acc, op->int8_scale[ocb * 16 + lane], op->bias[ocb * 16 + lane]);
     }
     hr_epilogue16(op, arena, v, hr_at(arena, &op->out, ocb, oy, ox), ocb, oy, ox);
 }
@@ -103,8 +104,75 @@ void hr_conv_int8_ref_task(const hr_op *op, float *arena, const uint8_t *in_u8, 
     for (int ox = 0; ox < op->out.w; ox++) ref_pixel(op, arena, in_u8, ocb, oy, ox);
 }
 
-/* B*T accumulators + B weight vectors + 1 broadcast <= 32 zmm registers, as for BF16. */
+void hr_conv_int8_ref_tile(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t) {
+    for (int ocb = ocb0; ocb < ocb0 + b; ocb++)
+        for (int ox = ox0; ox < ox0 + t; ox++) ref_pixel(op, arena, in_u8, ocb, oy, ox);
+}
+
+size_t hr_int8_avx2_weights_count(int cin, int cout, int k) { return hr_int8_weights_size(cin, cout, k); }
+
+void hr_pack_weights_int8_avx2(const int8_t *src, int cin, int cout, int k, int16_t *dst) {
+    const int64_t taps = (int64_t)((cout + 15) / 16) * ((cin + 15) / 16) * k * k;
+    for (int64_t tap = 0; tap < taps; tap++)
+        for (int j = 0; j < 4; j++)          /* quad: input channels 4j..4j+3 */
+            for (int eo = 0; eo < 2; eo++)   /* even pair (4j, 4j+2), odd pair (4j+1, 4j+3) */
+                for (int oc = 0; oc < 16; oc++)
+                    for (int p = 0; p < 2; p++)
+                        dst[tap * 256 + j * 64 + eo * 32 + oc * 2 + p] = src[tap * 256 + j * 64 + oc * 4 + 2 * p + eo];
+}
+
+void hr_int8_weight_sums(const int8_t *src, int cin, int cout, int k, int32_t *dst) {
+    const int icbN = (cin + 15) / 16, ocbN = (cout + 15) / 16, kk = k * k;
+    for (int ocb = 0; ocb < ocbN; ocb++)
+        for (int ol = 0; ol < 16; ol++) {
+            int32_t sum = 0;
+            for (int64_t i = (int64_t)ocb * icbN * kk; i < (int64_t)(ocb + 1) * icbN * kk; i++)
+                for (int il = 0; il < 16; il++) sum += src[i * 256 + (il >> 2) * 64 + ol * 4 + (il & 3)];
+            dst[ocb * 16 + ol] = sum;
+        }
+}
+
+/* Largest T per B for each INT8 kernel: VNNI below; AVX2 and NEON_DOT as their FP32 kernels
+ * (2BT accumulators of 16 ymm; 4BT of 32 q registers). */
+static const int tile_t_max_avx2[5] = {0, 6, 3, 2, 1};
+static const int tile_t_max_neon[5] = {0, 6, 3, 2, 1};
+/* VNNI: B*T accumulators + B weight vectors + 1 broadcast <= 32 zmm registers, as for BF16. */
 static const int tile_t_max_int8[5] = {0, 13, 14, 9, 6};
+
+int hr_int8_kernel_tile_t_max(int kernel, int b) {
+    if (b < 1 || b > 4) return 0;
+    switch (kernel) {
+    case HR_INT8_VNNI: return tile_t_max_int8[b];
+    case HR_INT8_AVX2: return tile_t_max_avx2[b];
+    case HR_INT8_NEON_DOT: return tile_t_max_neon[b];
+    default: return 1;
+    }
+}
+
+int hr_int8_kernel(int set) {
+    switch (set) {
+    case HR_KERNELS_AVX512:
+        if (!hr_kernels_supported(set)) return HR_INT8_REFERENCE;
+        return hr_cpu_has_avx512vnni() ? HR_INT8_VNNI : HR_INT8_AVX2; /* AVX512 implies AVX2 + FMA */
+    case HR_KERNELS_AVX2: return hr_kernels_supported(set) ? HR_INT8_AVX2 : HR_INT8_REFERENCE;
+    case HR_KERNELS_NEON: return hr_kernels_supported(set) && hr_cpu_has_neon_dotprod() ? HR_INT8_NEON_DOT : HR_INT8_REFERENCE;
+    default: return HR_INT8_REFERENCE;
+    }
+}
+
+void hr_choose_tile_int8_set(int set, int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
+    switch (hr_int8_kernel(set)) {
+    case HR_INT8_AVX2:
+        /* Unlike FP32 (where 2 x 3 wins), 1 x 6 is chosen (ties keep the smaller B). One core of
+         * this Zen 5 VM, 3x3 64->64 at 64x48, noisy: 1x4 1.14 ms, 1x6 1.18, 4x1 1.17, 2x2 1.22,
+         * 2x3 1.33 (clang spills accumulators of the wider tiles); FP32 AVX2 2x3: 1.74 ms. */
+        hr_choose_tile_with(tile_t_max_avx2, out_cb, out_w, out_h, nthreads, tile_b, tile_t);
+        return;
+    case HR_INT8_NEON_DOT: hr_choose_tile_with(tile_t_max_neon, out_cb, out_w, out_h, nthreads, tile_b, tile_t); return;
+    default: hr_choose_tile_int8(out_cb, out_w, out_h, nthreads, tile_b, tile_t);
+    }
+}
+
 
 int hr_int8_tile_t_max(int b) { return b >= 1 && b <= 4 ? tile_t_max_int8[b] : 0; }
 
@@ -118,8 +186,7 @@ void hr_to_u8_rows(const float *arena, const hr_tensor *t, int c, float inv, uin
 }
 
 void hr_conv_rows_int8(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t) {
-    for (int ocb = ocb0; ocb < ocb0 + b; ocb++)
-        for (int ox = ox0; ox < ox0 + t; ox++) ref_pixel(op, arena, in_u8, ocb, oy, ox);
+    hr_conv_int8_ref_tile(op, arena, in_u8, ocb0, oy, ox0, b, t);
 }
 #else
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512vnni,fma,avx2"))), apply_to = function)
@@ -200,15 +267,17 @@ conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int o
             }
         }
     }
-    /* int32 sums -> FP32, scaled per output channel; then the FP32 epilogue (bias first). */
-    __m512 f[4][14];
+    /* int32 sums -> FP32: fma(sum, scale, bias) per output channel (one rounding, as the
+     * reference); then the FP32 epilogue. */
 #pragma clang loop unroll(full)
     for (int b = 0; b < B; b++) {
-        const __m512 sc = _mm512_loadu_ps(op->int8_scale + (ocb0 + b) * 16);
+        const int cb = ocb0 + b;
+        const __m512 sc = _mm512_loadu_ps(op->int8_scale + cb * 16), bias = _mm512_loadu_ps(op->bias + cb * 16);
+        float *o = hr_at(arena, &op->out, cb, oy, ox0);
 #pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++) f[b][t] = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[b][t]), sc);
+        for (int t = 0; t < T; t++)
+            hr_epilogue_store(op, arena, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[b][t]), sc, bias), o + t * 16, cb, oy, ox0 + t);
     }
-    hr_epilogue_tile(op, arena, f, ocb0, oy, ox0, B, T);
 }
 
 typedef void (*tile_int8_fn)(const hr_op *, float *, const uint8_t *, int, int, int);

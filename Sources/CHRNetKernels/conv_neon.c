@@ -27,20 +27,7 @@
 static const int neon_tile_t_max[5] = {0, 6, 3, 2, 1};
 enum { NEON_B = 4, NEON_T = 6 };
 
-/* One quarter (channels 4q..4q+3) of output pixel (cb, oy, ox): v is the convolution's value plus
- * bias; + previous output (accumulate) + residual + upsampled tensors, ReLU, stored at o (which
- * points at the quarter). */
-static inline __attribute__((always_inline)) void
-epilogue_q(const hr_op *op, float *arena, float32x4_t v, float *o, int cb, int oy, int ox, int q) {
-    if (op->accumulate) v = vaddq_f32(v, vld1q_f32(o));
-    if (op->res.off >= 0) v = vaddq_f32(v, vld1q_f32(hr_at(arena, &op->res, cb, oy, ox) + 4 * q));
-    for (int u = 0; u < op->n_up; u++) {
-        const int f = op->up_f[u];
-        v = vaddq_f32(v, vld1q_f32(hr_at(arena, &op->up[u], cb, oy / f, ox / f) + 4 * q));
-    }
-    if (op->relu) v = vmaxq_f32(v, vdupq_n_f32(0.0f));
-    vst1q_f32(o, v);
-}
+#include "epilogue_neon.h"
 
 /* Input channels ic0 + 0..L-1 (L <= 4) of one kernel tap: ip points at channel ic0 of the
  * tile's first input pixel (pixels ps floats apart), wp at the weights of channel ic0 for output

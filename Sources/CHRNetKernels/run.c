@@ -69,17 +69,21 @@ static inline hr_conv_rows_fn rows_fn(int set) {
     }
 }
 
+/* The INT8 kernel an op runs with `set`: the set's (hr_int8_kernel), or the reference when the
+ * plan lacks the weights that kernel needs (made for another set). */
+static inline int int8_kernel(const hr_op *op, int set) {
+    const int k = hr_int8_kernel(set);
+    if ((k == HR_INT8_AVX2 && !op->weights_int8_avx2) || (k == HR_INT8_NEON_DOT && !op->int8_wsum)) return HR_INT8_REFERENCE;
+    return k;
+}
+
 /* Every op is a list of independent tasks (rows of output, or of output tiles). */
 static int op_tasks(const hr_op *op, int set) {
     const int h = op->out.h;
     switch (op->kind) {
     case HR_OP_CONV:
-        if (op->weights_int8) {
-#if HR_X86
-            if (set == HR_KERNELS_AVX512 && hr_cpu_has_avx512vnni()) return (op->out.cb / op->tile_b) * h;
-#endif
-            return op->out.cb * h;   /* the reference kernel, one block per task */
-        }
+        if (op->weights_int8)   /* SIMD: tile_b blocks x one row per task; the reference: one block */
+            return int8_kernel(op, set) != HR_INT8_REFERENCE ? (op->out.cb / op->tile_b) * h : op->out.cb * h;
         /* GENERIC: bands of tile_t rows (hr_choose_tile_generic) per group of tile_b blocks. */
         if (set == HR_KERNELS_GENERIC) {
             const int R = op->tile_t > 0 ? op->tile_t : 1;
@@ -97,14 +101,18 @@ static inline void run_task(const hr_op *op, float *a, int set, int task, int64_
     case HR_OP_CONV:
         if (op->weights_int8) {
             const uint8_t *copy = (const uint8_t *)(a + op->int8_copy);
-#if HR_X86
-            if (set == HR_KERNELS_AVX512 && hr_cpu_has_avx512vnni()) {
+            void (*rows)(const hr_op *, float *, const uint8_t *, int, int, int, int, int) = 0;
+            switch (int8_kernel(op, set)) {
+            case HR_INT8_VNNI: rows = hr_conv_rows_int8; break;
+            case HR_INT8_AVX2: rows = hr_conv_rows_int8_avx2; break;
+            case HR_INT8_NEON_DOT: rows = hr_conv_rows_int8_neon; break;
+            default: break;
+            }
+            if (rows) {
                 const int B = op->tile_b, T = op->tile_t, g = task / h, oy = task % h;
-                for (int ox0 = 0; ox0 < w; ox0 += T)
-                    hr_conv_rows_int8(op, a, copy, g * B, oy, ox0, B, w - ox0 < T ? w - ox0 : T);
+                for (int ox0 = 0; ox0 < w; ox0 += T) rows(op, a, copy, g * B, oy, ox0, B, w - ox0 < T ? w - ox0 : T);
                 break;
             }
-#endif
             hr_conv_int8_ref_task(op, a, copy, task / h, task % h);
         } else if (op->weights_bf16) {
             const uint16_t *copy = (const uint16_t *)(a + op->bf16_copy);

@@ -105,9 +105,13 @@ const char *hr_cpu_features(void) {
         if (hr_cpu_has_avx512()) strcat(text, " avx512");
         __builtin_cpu_init();
         if (hr_cpu_has_avx512() && __builtin_cpu_supports("avx512bf16")) strcat(text, " avx512bf16");
+        if (hr_cpu_has_avx512() && __builtin_cpu_supports("avx512vnni")) strcat(text, " avx512vnni");
 #elif HR_ARM64
         strcat(text, "aarch64");
         if (cpu_has_neon()) strcat(text, " neon");
+#if defined(__linux__)
+        if (getauxval(AT_HWCAP) & (1u << 20)) strcat(text, " asimddp"); /* HWCAP_ASIMDDP */
+#endif
 #else
         strcat(text, "no SIMD kernels for this CPU");
 #endif

@@ -185,7 +185,7 @@ do {
     var firstKernels = ""
     for kernels in o.kernels {
         for precision in o.precisions {
-            if precision != .fp32 && kernels != .auto && kernels != .avx512 { continue }  // BF16, INT8 run on avx512 only
+            if precision == .bf16 && kernels != .auto && kernels != .avx512 { continue }  // BF16 runs on avx512 only
             for batch in o.batches {
                 let s: Session
                 do {

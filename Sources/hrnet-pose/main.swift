@@ -71,7 +71,7 @@ Options:
                           runs), avx512, avx2, neon or generic (OpenBLAS). All are exact FP32.
   --precision P           fp32 (default, exact), bf16 (opt-in, about twice as fast; products in
                           BF16, heatmaps within 2e-2; needs AVX512_BF16) or int8 (opt-in, fastest;
-                          needs --calibration and AVX512_VNNI).
+                          needs --calibration; x86-64 with AVX2, or ARM with the dot product).
   --calibration FILE      (with --precision int8) the calibration of this checkpoint, made by
                           --calibrate.
   --calibrate OUT         instead of estimating poses, measure the network's activation ranges on

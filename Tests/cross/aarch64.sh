@@ -3,7 +3,8 @@
 # test Tests/cross/neon_test.c for aarch64 Linux with the Swift toolchain's clang
 # (--target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu; linked by aarch64-linux-gnu-gcc),
 # runs it under qemu-aarch64 (NEON kernels against the scalar reference on every convolution
-# shape of HRNet W32/W48), then builds the same test natively on x86-64 and runs it with the
+# shape of HRNet W32/W48; the INT8 kernels against the INT8 reference, with the dot product under
+# -cpu max and without it under -cpu cortex-a53), then builds the same test natively on x86-64 and runs it with the
 # AVX-512 / AVX2 sets the CPU has. No OpenMP: the kernels' `#pragma omp` are ignored and the test
 # provides the few OpenMP calls.
 #
@@ -120,7 +121,10 @@ run() {
 ARGS=("$@")
 echo "clang: $CLANG ($("$CLANG" --version | head -n 1))"
 build "$OUT/aarch64" aarch64-linux-gnu-gcc "" --target=aarch64-linux-gnu --sysroot="$SYSROOT"
-run aarch64/qemu qemu-aarch64 -L "$SYSROOT" "$OUT/aarch64/neon_test"
+# -cpu max: ARMv8.2+ with the dot product (the NEON INT8 kernel); cortex-a53: ARMv8.0 without
+# it (INT8 falls back to the reference; only the INT8 cases).
+run aarch64/qemu qemu-aarch64 -cpu max -L "$SYSROOT" "$OUT/aarch64/neon_test" -dotprod yes
+run aarch64/qemu-a53 qemu-aarch64 -cpu cortex-a53 -L "$SYSROOT" "$OUT/aarch64/neon_test" -int8 -dotprod no
 
 if [ "$(uname -m)" = x86_64 ] && [ "${CROSS_NATIVE:-1}" != 0 ]; then
     build "$OUT/x86_64" "$CLANG" ""

@@ -9,9 +9,16 @@
  * odd widths are added. Built without OpenMP (the `#pragma omp` of run.c are then ignored and
  * the OpenMP calls are the stubs below).
  *
- * Usage: neon_test [-v] [-quick]      Prints "N passed, N failed"; exit status 1 on failure.
+ * INT8: a few convolution shapes (int8_case) through hr_run with every set this CPU runs, each
+ * set's INT8 kernel (hr_int8_kernel: the NEON dot-product kernel, or the reference on an ARM CPU
+ * without it; VNNI, AVX2) against the INT8 reference hr_conv_int8_ref_task: the same int32 sums.
+ *
+ * Usage: neon_test [-v] [-quick] [-int8] [-dotprod yes|no]
+ *   -int8: only the INT8 cases; -dotprod: the CPU must (not) report the dot product (aarch64).
+ * Prints "N passed, N failed"; exit status 1 on failure.
  */
 #include "hrnet_kernels.h"
+#include "hrnet_kernels_int8.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -344,12 +351,99 @@ static void run_case(const tcase *c, int index) {
     free(init); free(ref); free(out); free(g); free(direct); free(wino); free(bias);
 }
 
+/* ---- INT8. ---- */
+static const char *int8_kernel_name(int k) {
+    return k == HR_INT8_VNNI ? "vnni" : k == HR_INT8_AVX2 ? "avx2-int8" : k == HR_INT8_NEON_DOT ? "neon-dotprod" : "int8-reference";
+}
+
+static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow, int relu, int res, int acc) {
+    rng_state = 0xD1B54A32D192ED03ULL * (uint64_t)(index + 1);
+    const int icb = (cin + 15) / 16, ocb = (cout + 15) / 16;
+    hr_op op;
+    memset(&op, 0, sizeof op);
+    int64_t off = 0;
+    op.kind = HR_OP_CONV; op.k = k; op.stride = s; op.in_c = cin; op.relu = relu; op.accumulate = acc;
+    op.in = tensor(&off, icb, oh * s, ow * s);
+    op.out = tensor(&off, ocb, oh, ow);
+    op.res = res ? tensor(&off, ocb, oh, ow) : (hr_tensor){-1, 0, 0, 0};
+    const int64_t tensors = off, copy_floats = ((int64_t)hr_int8_tensor_bytes(&op.in) + 3) / 4;
+    op.int8_copy = tensors;
+    const int64_t total = tensors + copy_floats;
+    float *init = calloc(total, sizeof(float)), *ref = malloc(total * sizeof(float)), *out = malloc(total * sizeof(float));
+    fill(init, &op.in, cin);
+    for (int64_t i = op.in.off; i < op.in.off + tsize(&op.in); i++) init[i] = init[i] > 0 ? 2 * init[i] : 0; /* ReLU output */
+    fill(init, &op.out, 16 * ocb);
+    if (res) fill(init, &op.res, 16 * ocb);
+    const size_t nw = (size_t)ocb * icb * k * k * 256;
+    float *w = calloc(nw, sizeof(float)), *bias = calloc(ocb * 16, sizeof(float)), *inv = calloc(ocb * 16, sizeof(float)),
+          *scale = calloc(ocb * 16, sizeof(float));
+    for (size_t i = 0; i < nw; i++) w[i] = rnd();
+    for (int o = 0; o < ocb * 16; o++) { bias[o] = rnd(); inv[o] = 127.0f; scale[o] = 2.0f / 255 / 127; }
+    int8_t *wq = malloc(nw);
+    int16_t *wide = malloc(hr_int8_avx2_weights_count(cin, cout, k) * sizeof(int16_t));
+    int32_t *sums = malloc(ocb * 16 * sizeof(int32_t));
+    hr_pack_weights_int8(w, cin, cout, k, inv, wq);
+    hr_pack_weights_int8_avx2(wq, cin, cout, k, wide);
+    hr_int8_weight_sums(wq, cin, cout, k, sums);
+    op.weights = w; op.bias = bias; op.weights_int8 = wq; op.int8_scale = scale; op.int8_inv = 255.0f / 2.0f;
+
+    /* The oracle: the quantized copy, then the INT8 reference per block and row. */
+    memcpy(ref, init, total * sizeof(float));
+    uint8_t *u8 = (uint8_t *)(ref + op.int8_copy);
+    for (int cb = 0; cb < icb; cb++) hr_to_u8_rows(ref, &op.in, cin, op.int8_inv, u8, cb, 0, op.in.h + 2);
+    for (int ob = 0; ob < ocb; ob++)
+        for (int oy = 0; oy < oh; oy++) hr_conv_int8_ref_task(&op, ref, u8, ob, oy);
+
+    const int64_t o0 = op.out.off, o1 = op.out.off + tsize(&op.out);
+    for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
+        const int set = sets[si];
+        if (!hr_kernels_supported(set)) continue;
+        const int kern = hr_int8_kernel(set);
+        hr_op sop = op;
+        sop.weights_int8_avx2 = kern == HR_INT8_AVX2 ? wide : 0; /* what a plan for the set makes */
+        sop.int8_wsum = kern == HR_INT8_NEON_DOT ? sums : 0;
+        int32_t tb[2], tt[2];
+        hr_choose_tile_int8_set(set, ocb, ow, oh, 1, &tb[0], &tt[0]);
+        tb[1] = ocb % 2 == 0 ? 2 : 1; tt[1] = ow < 13 ? ow : 13; /* outside the AVX2 / NEON tables */
+        for (int ti = 0; ti < (kern == HR_INT8_VNNI ? 1 : 2); ti++) {
+            sop.tile_b = tb[ti]; sop.tile_t = tt[ti];
+            memcpy(out, init, total * sizeof(float));
+            hr_run(&sop, 1, out, 1, set);
+            double worst = 0;
+            int64_t changed = 0;
+            for (int64_t i = o0; i < o1; i++) {
+                const double d = fabs(out[i] - ref[i]) / fmax(1.0, fabs(ref[i]));
+                worst = isnan(d) ? INFINITY : fmax(worst, d);
+                changed += out[i] != init[i];
+            }
+            result(worst < 1e-6 && changed > 0, "int8 %3d->%-3d k%d s%d %dx%-3d relu %d res %d acc %d  %s (%s) tile %dx%d err %.2e",
+                   cin, cout, k, s, oh, ow, relu, res, acc, hr_kernels_name(set), int8_kernel_name(kern), sop.tile_b, sop.tile_t, worst);
+        }
+    }
+    free(init); free(ref); free(out); free(w); free(bias); free(inv); free(scale); free(wq); free(wide); free(sums);
+}
+
+static void int8_cases(int quick) {
+    int n = 0;
+    int8_case(n++, 64, 64, 3, 1, 2, 48, 1, 0, 0);   /* W32-like branch conv at 256x192 */
+    int8_case(n++, 32, 32, 3, 1, 2, 13, 1, 1, 0);
+    int8_case(n++, 256, 64, 1, 1, 1, 48, 1, 0, 0);
+    int8_case(n++, 64, 128, 3, 2, 1, 24, 1, 0, 1);
+    int8_case(n++, 17, 48, 3, 1, 2, 7, 0, 1, 1);    /* a partial input block and quad */
+    int8_case(n++, 8, 16, 1, 1, 1, 5, 1, 0, 0);
+    if (quick) return;
+    for (int ow = 1; ow <= 9; ow += 2) int8_case(n++, 48, 80, 3, ow % 3 == 0 ? 2 : 1, 2, ow, ow % 2, ow % 3 == 0, 0);
+    int8_case(n++, 128, 256, 3, 2, 1, 6, 1, 0, 1);
+}
+
 int main(int argc, char **argv) {
-    int quick = 0;
+    int quick = 0, only_int8 = 0, want_dot = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-v")) verbose = 1;
         else if (!strcmp(argv[i], "-quick")) quick = 1;
-        else { fprintf(stderr, "usage: %s [-v] [-quick]\n", argv[0]); return 2; }
+        else if (!strcmp(argv[i], "-int8")) only_int8 = 1;
+        else if (!strcmp(argv[i], "-dotprod") && i + 1 < argc) want_dot = !strcmp(argv[++i], "yes");
+        else { fprintf(stderr, "usage: %s [-v] [-quick] [-int8] [-dotprod yes|no]\n", argv[0]); return 2; }
     }
     const double t0 = omp_get_wtime();
     printf("cpu: %s; kernel sets tested:", hr_cpu_features());
@@ -362,12 +456,18 @@ int main(int argc, char **argv) {
     result(hr_kernels_supported(HR_KERNELS_NEON) && hr_kernels_best() == HR_KERNELS_NEON,
            "aarch64: NEON kernels built and detected (getauxval(AT_HWCAP) & HWCAP_ASIMD)");
 #endif
-    network_cases(32, 256, 192, quick);
-    network_cases(32, 384, 288, quick);
-    network_cases(48, 256, 192, quick);
-    network_cases(48, 384, 288, quick);
-    if (!quick) odd_cases();
+    if (want_dot >= 0)
+        result(hr_cpu_has_neon_dotprod() == want_dot, "dot product %s (hr_cpu_has_neon_dotprod() = %d); INT8 on neon runs %s",
+               want_dot ? "reported" : "not reported", hr_cpu_has_neon_dotprod(), int8_kernel_name(hr_int8_kernel(HR_KERNELS_NEON)));
+    if (!only_int8) {
+        network_cases(32, 256, 192, quick);
+        network_cases(32, 384, 288, quick);
+        network_cases(48, 256, 192, quick);
+        network_cases(48, 384, 288, quick);
+        if (!quick) odd_cases();
+    }
     for (int i = 0; i < ncases; i++) run_case(&cases[i], i);
+    int8_cases(quick);
     printf("%d cases in %.1f s\n", ncases, omp_get_wtime() - t0);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -133,7 +133,8 @@ class Session(_Closable):
     - ``threads``: OpenMP threads per call; ``None`` = all cores available.
     - ``precision``: ``"fp32"`` (default, exact), ``"bf16"`` (opt-in, about twice as fast:
       products in BF16, heatmaps within 2e-2 of FP32; needs a CPU with AVX512_BF16) or
-      ``"int8"`` (opt-in, fastest; needs ``calibration`` and a CPU with AVX512_VNNI).
+      ``"int8"`` (opt-in, fastest; needs ``calibration``; x86-64 with AVX2, or ARM with the
+      dot product).
     - ``calibration``: for ``"int8"``: the path of a calibration file (:func:`hrnet.calibrate`)
       or its bytes.
     - ``kernels``: ``"auto"`` (default: the HRNET_KERNELS environment variable, else the best

@@ -88,6 +88,13 @@ typedef struct hr_op {
     const float *int8_scale;
     float int8_inv;
     int64_t int8_copy;
+    /* INT8 kernels other than VNNI (hrnet_kernels_int8.h): made at plan time for the session's
+     * set only, NULL otherwise (the op then runs the INT8 reference). AVX2: the int8 weights
+     * widened to int16 in hr_pack_weights_int8_avx2's layout. NEON dot product: per output
+     * channel (ceil(cout/16)*16 entries) the sum of its int8 weights over all input channels and
+     * taps (hr_int8_weight_sums). */
+    const int16_t *weights_int8_avx2;
+    const int32_t *int8_wsum;
 } hr_op;
 
 /** Scratch floats one thread needs for an HR_OP_WINOGRAD op. */

@@ -20,8 +20,19 @@
  * tap, quad j is one 64-byte vector whose byte 4*oc+e holds the weight of input channel 4j+e to
  * output channel oc. Input channels past cin are zero.
  *
- * Kernels: AVX-512 VNNI (vpdpbusd: 64 products per instruction) when the CPU has it; every other
- * CPU runs the plain reference, which gives the same int32 sums. The Swift planner keeps the
+ * Kernels (hr_int8_kernel picks one per kernel set and CPU), all forming the same int32 sums:
+ *  - VNNI: AVX-512 VNNI (vpdpbusd: 64 products per instruction), set AVX512 on CPUs with VNNI;
+ *  - AVX2 (conv_int8_avx2.c): sets AVX2, and AVX512 on CPUs without VNNI. vpmaddubsw (u8 x s8
+ *    pairs into s16) saturates at 255*127*2, so it uses vpmaddwd instead: a broadcast quad of
+ *    uint8 is split into its even and odd bytes zero-extended to 16 bits (vpand, vpsrlw), times
+ *    int16 weights (hr_pack_weights_int8_avx2, made at plan time), pairs summed exactly into
+ *    int32. 16 products per vpmaddwd plus a vpaddd, against 8 per FP32 FMA.
+ *  - NEON_DOT (conv_int8_neon.c): set NEON on aarch64 CPUs with the ARMv8.2 dot product (sdot,
+ *    s8 x s8): activations enter as q - 128 (XOR 0x80 as they are loaded, the zero border too),
+ *    and each output channel's sum starts at 128 x the sum of its weights (hr_int8_weight_sums,
+ *    made at plan time), which makes it exact.
+ *  - REFERENCE: any other case (NEON without dot product, GENERIC), plain C, slow.
+ * The Swift planner keeps the
  * network's first layer (its input, the normalised image, is signed) and the heatmap layer in
  * FP32, and any layer whose sums could leave int32.
  */
@@ -66,6 +77,39 @@ int hr_int8_tile_t_max(int b);
 
 /** Register tile for the INT8 kernel; the contract of hr_choose_tile. */
 void hr_choose_tile_int8(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
+
+/** Which INT8 kernel each kernel set runs on this CPU. */
+enum { HR_INT8_REFERENCE = 0, HR_INT8_VNNI = 1, HR_INT8_AVX2 = 2, HR_INT8_NEON_DOT = 3 };
+int hr_int8_kernel(int set);
+/** 1 if this is an aarch64 CPU with the ARMv8.2 dot product (getauxval(AT_HWCAP) & HWCAP_ASIMDDP). */
+int hr_cpu_has_neon_dotprod(void);
+
+/** Register tile for the INT8 kernel that `set` runs (hr_int8_kernel); the contract of
+ *  hr_choose_tile. The reference ignores tiles (one output block per task). */
+void hr_choose_tile_int8_set(int set, int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
+/** Largest pixel count of INT8 kernel `kernel`'s register tile for b blocks (0 if none). */
+int hr_int8_kernel_tile_t_max(int kernel, int b);
+
+/** int16 elements of the AVX2 kernel's weights, one per int8 weight (twice the bytes):
+ *  ceil(cout/16) * ceil(cin/16) * k * k * 256. */
+size_t hr_int8_avx2_weights_count(int cin, int cout, int k);
+/** Widens int8 weights (layout above) to the AVX2 kernel's layout
+ *  [Cout/16][Cin/16][k][k][4 quads][2: even, odd][2 halves][8 oc][2]: for quad j, the even
+ *  vector pairs input channels (4j, 4j+2), the odd one (4j+1, 4j+3), for output channels
+ *  8h..8h+7 of the block. Scalar; any CPU. */
+void hr_pack_weights_int8_avx2(const int8_t *w_int8, int cin, int cout, int k, int16_t *dst);
+/** Per output channel (ceil(cout/16)*16 entries) the sum of its int8 weights over every input
+ *  channel and tap (the NEON kernel's correction). Scalar; any CPU. */
+void hr_int8_weight_sums(const int8_t *w_int8, int cin, int cout, int k, int32_t *dst);
+
+/** hr_conv_rows_int8 with the AVX2 kernel (needs op->weights_int8_avx2 and an AVX2 CPU) and with
+ *  the NEON dot-product kernel (needs op->int8_wsum and hr_cpu_has_neon_dotprod()). Any b, t:
+ *  a tile outside the kernel's table is split into tiles of the table. On other architectures
+ *  they run the reference. */
+void hr_conv_rows_int8_avx2(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t);
+void hr_conv_rows_int8_neon(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t);
+/** The reference for one row segment of output blocks (what the SIMD kernels fall back to). */
+void hr_conv_int8_ref_tile(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t);
 
 /** Plain reference of the INT8 convolution for output block ocb, row oy (all of it): the same
  *  int32 sums (computed in int64, equal when they fit int32, which the planner ensures), the same

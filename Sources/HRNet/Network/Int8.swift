@@ -256,17 +256,21 @@ extension Session {
 }
 
 /// The INT8 form of one convolution for a plan: int8 weights, per-channel dequantization scales,
-/// the input quantization factor; nil if the layer stays FP32.
+/// the input quantization factor; nil if the layer stays FP32. Plus what the session's INT8
+/// kernel needs besides (hr_int8_kernel): the AVX2 kernel's int16 weights, or the NEON
+/// dot-product kernel's per-channel weight sums.
 struct Int8Conv {
     let weights: CheckedBuffer<Int8>
     let scales: AlignedFloats
     let inv: Float
+    let wide: CheckedBuffer<Int16>?
+    let sums: CheckedBuffer<Int32>?
 
     /// Sums of 255 x 127 products must stay inside int32.
     static func fitsInt32(cin: Int, k: Int) -> Bool { cin * k * k * 255 * 127 < Int(Int32.max) }
 
     /// `packed`: the direct-layout FP32 weights ([Cout/16][Cin/16][k][k][16 ic][16 oc]).
-    init(packed: UnsafePointer<Float>, cin: Int, cout: Int, k: Int, clip: Float, what: String) throws {
+    init(packed: UnsafePointer<Float>, cin: Int, cout: Int, k: Int, clip: Float, what: String, kernel: Int32) throws {
         let ocb = (cout + 15) / 16, icb = (cin + 15) / 16
         // Per output channel: the largest |w| over its inputs and taps.
         var maxAbs = [Float](repeating: 0, count: ocb * 16)
@@ -282,8 +286,23 @@ struct Int8Conv {
         let inverse = maxAbs.map { $0 > 0 ? 127 / $0 : 0 }
         scales = try AlignedFloats(maxAbs.map { $0 > 0 ? sIn * $0 / 127 : 0 })
         inv = 255 / clip
-        weights = try CheckedBuffer<Int8>(count: Int(hr_int8_weights_size(Int32(cin), Int32(cout), Int32(k))), what: "the INT8 weights of \(what)")
-        inverse.withUnsafeBufferPointer { hr_pack_weights_int8(packed, Int32(cin), Int32(cout), Int32(k), $0.baseAddress, weights.pointer) }
+        let q = try CheckedBuffer<Int8>(count: Int(hr_int8_weights_size(Int32(cin), Int32(cout), Int32(k))), what: "the INT8 weights of \(what)")
+        inverse.withUnsafeBufferPointer { hr_pack_weights_int8(packed, Int32(cin), Int32(cout), Int32(k), $0.baseAddress, q.pointer) }
+        weights = q
+        if kernel == Int32(HR_INT8_AVX2) {
+            let w = try CheckedBuffer<Int16>(count: Int(hr_int8_avx2_weights_count(Int32(cin), Int32(cout), Int32(k))), what: "the AVX2 INT8 weights of \(what)")
+            hr_pack_weights_int8_avx2(q.pointer, Int32(cin), Int32(cout), Int32(k), w.pointer)
+            wide = w
+        } else {
+            wide = nil
+        }
+        if kernel == Int32(HR_INT8_NEON_DOT) {
+            let s = try CheckedBuffer<Int32>(count: ocb * 16, what: "the INT8 weight sums of \(what)")
+            hr_int8_weight_sums(q.pointer, Int32(cin), Int32(cout), Int32(k), s.pointer)
+            sums = s
+        } else {
+            sums = nil
+        }
     }
 }
 

@@ -12,7 +12,8 @@ public enum Precision: Int, Equatable {
     case bf16 = 1
     /// uint8 activations x int8 weights (per output channel), int32 sums, FP32 epilogue, with
     /// activation ranges from a `Calibration`; the first layer (signed input) and the heatmap
-    /// layer stay FP32. Needs AVX512_VNNI. Error measured in the tests and the README.
+    /// layer stay FP32. Kernel sets avx512 (VNNI, else the AVX2 INT8 kernel), avx2, and neon with
+    /// the ARMv8.2 dot product. Error measured in the tests and the README.
     case int8 = 2
 }
 

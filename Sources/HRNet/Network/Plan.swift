@@ -145,7 +145,8 @@ struct Plan {
                     let direct = c.winograd ? try model.directWeights(op.conv) : nil
                     if let direct { directCopies.append(direct) }
                     int8 = try Int8Conv(packed: direct.map { UnsafePointer($0.pointer) } ?? model.weights(op.conv),
-                                        cin: c.cin, cout: c.cout, k: c.k, clip: cal.clips[op.conv], what: "convolution \(op.conv)")
+                                        cin: c.cin, cout: c.cout, k: c.k, clip: cal.clips[op.conv], what: "convolution \(op.conv)",
+                                        kernel: hr_int8_kernel(kernels))
                     if let direct {
                         o.weights = UnsafePointer(direct.pointer)
                         o.bias = UnsafePointer(direct.pointer + ((c.cout + 15) / 16) * ((c.cin + 15) / 16) * 9 * 256)
@@ -156,7 +157,9 @@ struct Plan {
                     o.weights_int8 = UnsafePointer(int8.weights.pointer)
                     o.int8_scale = UnsafePointer(int8.scales.pointer)
                     o.int8_inv = int8.inv
-                    hr_choose_tile_int8(o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
+                    o.weights_int8_avx2 = int8.wide.map { UnsafePointer($0.pointer) }
+                    o.int8_wsum = int8.sums.map { UnsafePointer($0.pointer) }
+                    hr_choose_tile_int8_set(kernels, o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
                     int8CopyFloats = max(int8CopyFloats, (Int(hr_int8_tensor_bytes(&o.in)) + 3) / 4)
                     guard int8CopyFloats <= maxCheckedFloats else { throw tooLarge }
                     planned.append(o)

@@ -27,9 +27,6 @@ public final class Session {
     public init(model: Model, inputHeight: Int? = nil, inputWidth: Int? = nil, threads: Int? = nil,
                 precision: Precision = .fp32, kernels: KernelSet = .auto, calibration: Calibration? = nil) throws {
         if precision == .int8 {
-            guard hr_cpu_has_avx512vnni() != 0 else {
-                throw HRNetError.invalidArgument("INT8 precision needs a CPU with AVX512_VNNI (Ice Lake, Zen 4 and later); this one has none (\(KernelSet.cpuFeatures)): use FP32")
-            }
             guard let calibration else {
                 throw HRNetError.invalidArgument("INT8 precision needs a calibration (hrnet_options.calibration_path or calibration_data; made by hrnet_calibrator_*)")
             }
@@ -43,8 +40,20 @@ public final class Session {
         if precision == .bf16 && set != .avx512 {
             throw HRNetError.invalidArgument("BF16 precision runs on the avx512 kernel set only, not '\(set.name)'")
         }
-        if precision == .int8 && set != .avx512 {
-            throw HRNetError.invalidArgument("INT8 precision runs on the avx512 kernel set only, not '\(set.name)'")
+        // INT8 kernels (hrnet_kernels_int8.h): avx512 runs the VNNI kernel when the CPU has
+        // AVX512_VNNI, else the AVX2 INT8 kernel (as does avx2); neon needs the ARMv8.2 dot
+        // product. NEON without it would run the scalar INT8 reference, many times slower than
+        // FP32 NEON: refused rather than offered.
+        if precision == .int8 {
+            switch set {
+            case .avx512, .avx2: break
+            case .neon:
+                guard hr_cpu_has_neon_dotprod() != 0 else {
+                    throw HRNetError.invalidArgument("INT8 precision on ARM needs the ARMv8.2 dot product instructions (asimddp: Cortex-A55/A75/A76 and later, Neoverse N1 and later, Apple M1 and later); this CPU has none (\(KernelSet.cpuFeatures)): use FP32")
+                }
+            default:
+                throw HRNetError.invalidArgument("INT8 precision runs on the avx512, avx2 and neon kernel sets, not '\(set.name)'")
+            }
         }
         self.kernels = set
         self.precision = precision

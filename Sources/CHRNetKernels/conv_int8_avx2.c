@@ -1,0 +1,127 @@
+/*
+ * INT8 direct convolution for AVX2 + FMA CPUs without AVX-512 VNNI: uint8 activations x int8
+ * weights summed exactly in int32, FP32 epilogue (hrnet_kernels_int8.h).
+ *
+ * vpmaddubsw (u8 x s8, pairs summed into s16) would saturate (255*127*2 > 32767), so products are
+ * formed by vpmaddwd (s16 x s16, pairs summed into s32: exact). For one quad of input channels of
+ * one pixel, the 32-bit word of the uint8 copy is broadcast and split into 16-bit lanes:
+ *   even = x & 0x00FF    -> channels (4j, 4j+2), zero-extended
+ *   odd  = x >> 8 (16-bit shift) -> channels (4j+1, 4j+3)
+ * and each 8-output-channel half of a block takes vpmaddwd(even, w_even) + vpmaddwd(odd, w_odd)
+ * with the int16 weights of hr_pack_weights_int8_avx2 (the int8 weights widened at plan time).
+ * Per quad and pixel: 2 shuffling ops, then 4 vpmaddwd + 4 vpaddd per output block (64 products).
+ *
+ * Register tile as the FP32 AVX2 kernel (conv_avx2.c): B output blocks x T pixels of one row,
+ * 2*B*T ymm int32 accumulators, T <= 6, 3, 2, 1 for B = 1..4; weights are memory operands.
+ * Compiled for avx2,fma only.
+ */
+#include "internal.h"
+#include "hrnet_kernels_int8.h"
+#if HR_X86
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#include "epilogue_avx2.h"
+
+typedef int32_t __attribute__((may_alias, aligned(1))) hr_quad32_t;
+
+static inline __attribute__((always_inline)) void
+conv_tile_int8_avx2(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int oy, int ox0, const int B, const int T) {
+    const int k = op->k, s = op->stride, off = 1 - k / 2;
+    const int Hp = op->in.h + 2, Wp = op->in.w + 2;
+    const int icbN = op->in.cb;
+    const int64_t wstride = (int64_t)icbN * k * k * 256; /* int16 per output block */
+    const int16_t *w0 = op->weights_int8_avx2 + (int64_t)ocb0 * wstride;
+    const __m256i low = _mm256_set1_epi16(0x00FF);
+    __m256i acc[HR_AVX2_MAX_B][2][HR_AVX2_MAX_T];
+#pragma clang loop unroll(full)
+    for (int b = 0; b < B; b++)
+#pragma clang loop unroll(full)
+        for (int t = 0; t < T; t++) acc[b][0][t] = acc[b][1][t] = _mm256_setzero_si256();
+
+    for (int icb = 0; icb < icbN; icb++) {
+        int nic = op->in_c - icb * 16;
+        if (nic > 16) nic = 16;
+        const int nq = (nic + 3) >> 2;
+        for (int ky = 0; ky < k; ky++) {
+            const uint8_t *irow = in + (((int64_t)icb * Hp + (int64_t)oy * s + ky + off) * Wp + (int64_t)ox0 * s + off) * 16;
+            const int16_t *wrow = w0 + ((int64_t)(icb * k + ky) * k) * 256;
+            for (int kx = 0; kx < k; kx++) {
+                const uint8_t *ip = irow + kx * 16;
+                const int16_t *wp = wrow + kx * 256;
+#define STEP(j)                                                                                          \
+    do {                                                                                                 \
+        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                                 \
+            const __m256i x = _mm256_set1_epi32(*(const hr_quad32_t *)(ip + t * s * 16 + 4 * (j)));      \
+            const __m256i xe = _mm256_and_si256(x, low), xo = _mm256_srli_epi16(x, 8);                  \
+            _Pragma("clang loop unroll(full)") for (int b = 0; b < B; b++)                               \
+                _Pragma("clang loop unroll(full)") for (int h = 0; h < 2; h++) {                         \
+                    const int16_t *q = wp + b * wstride + (j) * 64 + h * 16;                             \
+                    const __m256i pe = _mm256_madd_epi16(xe, _mm256_loadu_si256((const __m256i *)q));    \
+                    const __m256i po = _mm256_madd_epi16(xo, _mm256_loadu_si256((const __m256i *)(q + 32))); \
+                    acc[b][h][t] = _mm256_add_epi32(acc[b][h][t], _mm256_add_epi32(pe, po));             \
+                }                                                                                        \
+        }                                                                                                \
+    } while (0)
+                if (nq == 4) {
+                    STEP(0); STEP(1); STEP(2); STEP(3);
+                } else {
+                    for (int j = 0; j < nq; j++) STEP(j);
+                }
+#undef STEP
+            }
+        }
+    }
+    /* int32 sums -> FP32: fma(sum, int8_scale, bias) per output channel, one rounding as in the
+     * reference (bit-equal results); then the FP32 epilogue. */
+#pragma clang loop unroll(full)
+    for (int b = 0; b < B; b++) {
+        const int cb = ocb0 + b;
+        const float *sc = op->int8_scale + cb * 16, *bias = op->bias + cb * 16;
+        float *o = hr_at(arena, &op->out, cb, oy, ox0);
+#pragma clang loop unroll(full)
+        for (int t = 0; t < T; t++)
+            hr_epilogue_store_avx2(op, arena,
+                                   _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[b][0][t]), _mm256_loadu_ps(sc), _mm256_loadu_ps(bias)),
+                                   _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[b][1][t]), _mm256_loadu_ps(sc + 8), _mm256_loadu_ps(bias + 8)),
+                                   o + t * 16, cb, oy, ox0 + t);
+    }
+}
+
+typedef void (*tile_fn)(const hr_op *, float *, const uint8_t *, int, int, int);
+#define TILE(B, T)                                                                                          \
+    static void tile_##B##_##T(const hr_op *op, float *a, const uint8_t *in, int ocb0, int oy, int ox0) { \
+        conv_tile_int8_avx2(op, a, in, ocb0, oy, ox0, B, T);                                                \
+    }
+TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4) TILE(1, 5) TILE(1, 6)
+TILE(2, 1) TILE(2, 2) TILE(2, 3)
+TILE(3, 1) TILE(3, 2)
+TILE(4, 1)
+#undef TILE
+static const tile_fn tiles[5][7] = {
+    {0},
+    {0, tile_1_1, tile_1_2, tile_1_3, tile_1_4, tile_1_5, tile_1_6},
+    {0, tile_2_1, tile_2_2, tile_2_3},
+    {0, tile_3_1, tile_3_2},
+    {0, tile_4_1},
+};
+
+void hr_conv_rows_int8_avx2(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t) {
+    const int tmax = hr_int8_kernel_tile_t_max(HR_INT8_AVX2, b);
+    if (t >= 1 && t <= tmax) {
+        tiles[b][t](op, arena, in_u8, ocb0, oy, ox0);
+        return;
+    }
+    /* A tile outside the table (e.g. from the VNNI table): 2 x 3 tiles (1 x 6 for an odd block). */
+    for (int b0 = 0; b0 < b; b0 += 2) {
+        const int bb = b - b0 >= 2 ? 2 : 1, tm = hr_int8_kernel_tile_t_max(HR_INT8_AVX2, bb);
+        for (int t0 = 0; t0 < t; t0 += tm) tiles[bb][t - t0 < tm ? t - t0 : tm](op, arena, in_u8, ocb0 + b0, oy, ox0 + t0);
+    }
+}
+
+#pragma clang attribute pop
+#else
+void hr_conv_rows_int8_avx2(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t) {
+    hr_conv_int8_ref_tile(op, arena, in_u8, ocb0, oy, ox0, b, t);
+}
+#endif
