@@ -149,10 +149,29 @@ func time(_ session: Session, batch: Int, reps: Int) throws -> (Double, Double) 
     return (ts[ts.count / 2], ts[0])
 }
 
+/// INT8 sessions need a calibration: measured once, on a few crops of random images (ranges
+/// only set the quantization steps; the speed does not depend on them).
+func benchCalibration() throws -> Calibration? {
+    guard o.precisions.contains(.int8) else { return nil }
+    let fp = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads)
+    let cal = try Calibrator(session: fp)
+    var rng = UInt64(12345)
+    for _ in 0..<4 {
+        let w = o.inputWidth, h = o.height
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        for i in pixels.indices { rng = rng &* 6364136223846793005 &+ 1442695040888963407; pixels[i] = UInt8(truncatingIfNeeded: rng >> 56) }
+        try pixels.withUnsafeBufferPointer { p in
+            try cal.add(crops: [ImageView(data: p.baseAddress!, width: w, height: h)], options: EstimateOptions(flip: false))
+        }
+    }
+    return try cal.calibration()
+}
+
 do {
+    let calibration = try benchCalibration()
     if o.profile {
         let s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads,
-                            precision: o.precisions.first ?? .fp32, kernels: o.kernels[0])
+                            precision: o.precisions.first ?? .fp32, kernels: o.kernels[0], calibration: calibration)
         _ = try s.profile(runs: 2)
         let rows = try s.profile(runs: o.reps)
         let total = rows.reduce(0) { $0 + $1.seconds }
@@ -163,23 +182,6 @@ do {
                          r.macs > 0 ? 2 * r.macs / r.seconds / 1e9 : 0))
         }
         exit(0)
-    }
-    // INT8 sessions need a calibration: measured once, on a few crops of smooth random images
-    // (ranges only set the quantization steps; the speed does not depend on them).
-    var calibration: Calibration? = nil
-    if o.precisions.contains(.int8) {
-        let fp = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads)
-        let cal = try Calibrator(session: fp)
-        var rng = UInt64(12345)
-        for _ in 0..<4 {
-            let w = o.inputWidth, h = o.height
-            var pixels = [UInt8](repeating: 0, count: w * h * 3)
-            for i in pixels.indices { rng = rng &* 6364136223846793005 &+ 1442695040888963407; pixels[i] = UInt8(truncatingIfNeeded: rng >> 56) }
-            try pixels.withUnsafeBufferPointer { p in
-                try cal.add(crops: [ImageView(data: p.baseAddress!, width: w, height: h)], options: EstimateOptions(flip: false))
-            }
-        }
-        calibration = try cal.calibration()
     }
     // FP32 first (peak RSS is this process's so far: the FP32 session alone), then BF16, INT8.
     var firstKernels = ""
