@@ -150,7 +150,7 @@ public func hrnetOptionsInit(_ o: UnsafeMutablePointer<hrnet_options>?) {
 let optionsV1Size = MemoryLayout<hrnet_options>.offset(of: \hrnet_options.precision)! + 4
 let infoV1Size = MemoryLayout<hrnet_info>.offset(of: \hrnet_info.gmacs_per_crop)! + 8
 
-private func makeSession(_ model: Model, _ o: UnsafePointer<hrnet_options>?, _ fn: String) throws -> Session {
+private func makeSession(_ model: Model, _ o: UnsafePointer<hrnet_options>?, _ fn: String, ownsModel: Bool = false) throws -> Session {
     var opts = hrnet_options()
     hrnetOptionsInit(&opts)
     if let o {
@@ -186,7 +186,7 @@ private func makeSession(_ model: Model, _ o: UnsafePointer<hrnet_options>?, _ f
     do {
         return try Session(model: model, inputHeight: h == 0 ? nil : h, inputWidth: w == 0 ? nil : w,
                            threads: opts.num_threads == 0 ? nil : Int(opts.num_threads), precision: precision,
-                           kernels: kernels, calibration: calibration)
+                           kernels: kernels, calibration: calibration, ownsModel: ownsModel)
     } catch HRNetError.invalidArgument(let m) {
         throw HRNetError.invalidArgument("\(fn): \(m)")
     }
@@ -215,7 +215,8 @@ public func hrnetSessionOpen(_ p: UnsafePointer<CChar>?, _ o: UnsafePointer<hrne
         if let o, o.pointee.struct_size < optionsV1Size {
             throw HRNetError.invalidArgument("hrnet_session_open: options->struct_size is \(o.pointee.struct_size), expected \(MemoryLayout<hrnet_options>.size): fill options with hrnet_options_init()")
         }
-        let s = try makeSession(try Model(path: file), o, "hrnet_session_open")
+        // The model is the session's alone: an INT8 session may free the FP32 weights it replaces.
+        let s = try makeSession(try Model(path: file), o, "hrnet_session_open", ownsModel: true)
         out.pointee = OpaquePointer(Unmanaged.passRetained(SessionBox(s)).toOpaque())
     }
 }

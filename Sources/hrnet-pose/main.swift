@@ -521,7 +521,7 @@ func run(_ o: Options) throws {
     do {
         session = try Session(model: model, inputHeight: o.inputSize?.0, inputWidth: o.inputSize?.1, threads: o.threads,
                               precision: o.precision, kernels: o.kernels,
-                              calibration: try o.calibration.map { try Calibration(path: $0) })
+                              calibration: try o.calibration.map { try Calibration(path: $0) }, ownsModel: true)
     } catch let e as HRNetError {
         throw ToolError("cannot create a session: \(e.message)")
     }

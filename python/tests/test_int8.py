@@ -168,3 +168,18 @@ def test_int8_from_bytes_equals_from_file(calibration):
     b = _int8_session(calibration.read_bytes())
     x = np.random.default_rng(0).standard_normal((1, 3, 128, 96)).astype(np.float32)
     np.testing.assert_array_equal(a.forward(x), b.forward(x))
+
+
+def test_int8_session_that_owns_its_model_frees_fp32_weights_and_computes_the_same(calibration):
+    """Opened from a path, the model is the session's alone: the INT8 session frees the FP32
+    weights its int8 copies replace. A session on a shared Model keeps them. Same heatmaps."""
+    if "avx512" not in hrnet.kernel_sets() and "avx2" not in hrnet.kernel_sets():
+        pytest.skip("no INT8 kernel set")
+    owned = _int8_session(calibration)
+    model = hrnet.Model(MODEL)
+    shared = hrnet.Session(model, input_size=(128, 96), precision="int8", calibration=calibration)
+    x = np.random.default_rng(1).standard_normal((2, 3, 128, 96)).astype(np.float32)
+    np.testing.assert_array_equal(owned.forward(x), shared.forward(x))
+    # The shared model still serves FP32 sessions (its weights were not freed).
+    with hrnet.Session(model, input_size=(128, 96)) as fp, hrnet.Session(MODEL, input_size=(128, 96)) as ref:
+        np.testing.assert_array_equal(fp.forward(x), ref.forward(x))

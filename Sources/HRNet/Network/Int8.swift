@@ -10,6 +10,7 @@ extension Model {
     /// and bias (bit patterns), mixed 8 bytes at a time. A calibration records it and is refused
     /// for any other checkpoint.
     public var fingerprint: UInt64 {
+        if let keptFingerprint { return keptFingerprint }
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15
         @inline(__always) func mix(_ v: UInt64) {
             h ^= v &+ 0x9E37_79B9_7F4A_7C15 &+ (h << 6) &+ (h >> 2)
@@ -262,6 +263,8 @@ extension Session {
 struct Int8Conv {
     let weights: CheckedBuffer<Int8>
     let scales: AlignedFloats
+    /// A copy of the FP32 bias (the epilogue's), so the FP32 weights it sat beside need not be kept.
+    let bias: AlignedFloats
     let inv: Float
     let wide: CheckedBuffer<Int16>?
     let sums: CheckedBuffer<Int32>?
@@ -270,8 +273,9 @@ struct Int8Conv {
     static func fitsInt32(cin: Int, k: Int) -> Bool { cin * k * k * 255 * 127 < Int(Int32.max) }
 
     /// `packed`: the direct-layout FP32 weights ([Cout/16][Cin/16][k][k][16 ic][16 oc]).
-    init(packed: UnsafePointer<Float>, cin: Int, cout: Int, k: Int, clip: Float, what: String, kernel: Int32) throws {
+    init(packed: UnsafePointer<Float>, bias b: UnsafePointer<Float>, cin: Int, cout: Int, k: Int, clip: Float, what: String, kernel: Int32) throws {
         let ocb = (cout + 15) / 16, icb = (cin + 15) / 16
+        bias = try AlignedFloats(Array(UnsafeBufferPointer(start: b, count: ocb * 16)))
         // Per output channel: the largest |w| over its inputs and taps.
         var maxAbs = [Float](repeating: 0, count: ocb * 16)
         for ob in 0..<ocb {

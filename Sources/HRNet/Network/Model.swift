@@ -66,7 +66,23 @@ public final class Model {
         let weights: Int, bias: Int   // storage index, and the bias's offset in it
     }
     public let convs: [PackedConv]
-    let storage: [AlignedFloats]
+    private(set) var storage: [AlignedFloats]
+    /// Convolutions whose FP32 weights were released (releaseFP32Weights): their storage is gone.
+    private(set) var released = Set<Int>()
+    /// The fingerprint, kept once weights are released (it can no longer be computed).
+    var keptFingerprint: UInt64? = nil
+
+    /// Frees the FP32 weights of `convs` (an INT8 session that owns its model alone has its own
+    /// int8 copies and never reads them). Only for a model no other session or host holds: the
+    /// C ABI does it for hrnet_session_open, whose model is private to its session.
+    func releaseFP32Weights(_ convs: Set<Int>) throws {
+        if keptFingerprint == nil { keptFingerprint = fingerprint }
+        let empty = try AlignedFloats(count: 0)
+        for c in convs where !released.contains(c) {
+            storage[self.convs[c].weights] = empty
+            released.insert(c)
+        }
+    }
 
     /// Winograd reuses each transformed weight once per 2x2 tile, so on wide, low-resolution
     /// layers it is bound by weight traffic; up to 128x128 channels it is faster than the direct

@@ -35,6 +35,8 @@ struct Plan {
     let ownWeights: PlanWeights
     /// The model convolution each op runs (nil for sums).
     let convOf: [Int?]
+    /// Convolutions the plan runs in INT8 from its own copies (their FP32 weights unused).
+    let int8Convs: Set<Int>
     static let maxSlots = 64
 
     /// `kernels`: the HR_KERNELS_* set the session runs (tiles are chosen for it; GENERIC runs
@@ -86,6 +88,7 @@ struct Plan {
         var bf16CopyFloats = 0
         var int8CopyFloats = 0
         var int8Convs: [Int8Conv] = []
+        var int8ConvIndices = Set<Int>()
         var convOf: [Int?] = []
         let bf16 = precision == .bf16
         let generic = kernels == Int32(HR_KERNELS_GENERIC)
@@ -142,18 +145,19 @@ struct Plan {
                 var int8: Int8Conv? = nil
                 if precision == .int8, let cal = calibration, op.output != g.output,
                    cal.minimums[op.conv] >= 0, cal.clips[op.conv] > 0, Int8Conv.fitsInt32(cin: c.cin, k: c.k) {
+                    // A Winograd layer's direct weights are needed only to quantize them: the
+                    // plan keeps the int8 copy and the bias, no FP32 weights.
                     let direct = c.winograd ? try model.directWeights(op.conv) : nil
-                    if let direct { directCopies.append(direct) }
                     int8 = try Int8Conv(packed: direct.map { UnsafePointer($0.pointer) } ?? model.weights(op.conv),
+                                        bias: model.bias(op.conv),
                                         cin: c.cin, cout: c.cout, k: c.k, clip: cal.clips[op.conv], what: "convolution \(op.conv)",
                                         kernel: hr_int8_kernel(kernels))
-                    if let direct {
-                        o.weights = UnsafePointer(direct.pointer)
-                        o.bias = UnsafePointer(direct.pointer + ((c.cout + 15) / 16) * ((c.cin + 15) / 16) * 9 * 256)
-                    }
                 }
                 if let int8 {
                     int8Convs.append(int8)
+                    int8ConvIndices.insert(op.conv)
+                    o.weights = nil
+                    o.bias = UnsafePointer(int8.bias.pointer)
                     o.weights_int8 = UnsafePointer(int8.weights.pointer)
                     o.int8_scale = UnsafePointer(int8.scales.pointer)
                     o.int8_inv = int8.inv
@@ -248,6 +252,7 @@ struct Plan {
         }
         self.ownWeights = PlanWeights(bf16: bf16Weights, fp32: directCopies, int8: int8Convs)
         self.convOf = convOf
+        self.int8Convs = int8ConvIndices
         // One arena slot per thread (at most maxSlots): batches run one image per thread where
         // they can. The cap bounds memory for absurd thread counts.
         let slot = (top + 1023) & ~1023   // top <= maxCheckedFloats: no overflow

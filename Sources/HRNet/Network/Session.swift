@@ -25,7 +25,8 @@ public final class Session {
     public static func defaultInputSize(joints: Int) -> (Int, Int) { joints == 16 ? (256, 256) : (256, 192) }
 
     public init(model: Model, inputHeight: Int? = nil, inputWidth: Int? = nil, threads: Int? = nil,
-                precision: Precision = .fp32, kernels: KernelSet = .auto, calibration: Calibration? = nil) throws {
+                precision: Precision = .fp32, kernels: KernelSet = .auto, calibration: Calibration? = nil,
+                ownsModel: Bool = false) throws {
         if precision == .int8 {
             guard let calibration else {
                 throw HRNetError.invalidArgument("INT8 precision needs a calibration (hrnet_options.calibration_path or calibration_data; made by hrnet_calibrator_*)")
@@ -83,6 +84,9 @@ public final class Session {
         plan = try Plan(model: model, height: h, width: w, threads: t, precision: precision, kernels: Int32(set.rawValue),
                         calibration: precision == .int8 ? calibration : nil)
         arena = try AlignedFloats(count: plan.arenaFloats)
+        // An INT8 session that alone holds its model (`ownsModel`: nobody else can make another
+        // session on it) frees the FP32 weights its int8 copies replace: less memory than FP32.
+        if ownsModel && precision == .int8 { try model.releaseFP32Weights(plan.int8Convs) }
     }
 
     /// Growable buffers of the pipeline (crops, heatmaps, decoding), kept between calls.
