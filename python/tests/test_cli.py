@@ -359,7 +359,7 @@ def test_missing_and_bad_inputs_fail_cleanly(tmp_path):
     (["--threads", "-2"], "--threads"),
     (["--decode", "soft"], "standard or dark"),
     (["--kernels", "sse9"], "avx2"),
-    (["--precision", "int4"], "fp32 or bf16"),
+    (["--precision", "int4"], "fp32, bf16 or int8"),
     (["--nms-threshold", "high"], "--nms-threshold"),
     (["--nms-threshold", "0.5", "--no-nms"], "not both"),
     (["--bogus"], "unknown option --bogus"),
