@@ -252,15 +252,24 @@ private func tracker(_ inp: inout Input) {
         var raw = kp, scores = [Float](repeating: 0, count: 4), bx = [Float](repeating: 0, count: 16)
         var since = [Int32](repeating: 0, count: 4)
         let optional = inp.small(2) == 0
+        let covariances = UnsafeMutablePointer<Float>.allocate(capacity: 4 * 17 * 4)
+        defer { covariances.deallocate() }
         let s: hrnet_status = pixels.withUnsafeMutableBufferPointer { px in
             var img = hrnet_image(data: px.baseAddress, width: Int32(w), height: Int32(h), stride: w * 3, format: 0)
             return ids.withUnsafeMutableBufferPointer { i in kp.withUnsafeMutableBufferPointer { k in
                 raw.withUnsafeMutableBufferPointer { r in scores.withUnsafeMutableBufferPointer { sc in
                     bx.withUnsafeMutableBufferPointer { b in since.withUnsafeMutableBufferPointer { sn in
-                        var res = hrnet_tracker_result(struct_size: MemoryLayout<hrnet_tracker_result>.size, capacity: capacity, count: 0,
-                                                       track_ids: i.baseAddress, keypoints: k.baseAddress,
-                                                       raw_keypoints: optional ? nil : r.baseAddress, scores: optional ? nil : sc.baseAddress,
-                                                       boxes: optional ? nil : b.baseAddress, frames_since_detected: optional ? nil : sn.baseAddress)
+                        // Field by field, so fields added to the struct later start as zero/NULL.
+                        var res = hrnet_tracker_result()
+                        res.struct_size = MemoryLayout<hrnet_tracker_result>.size
+                        res.capacity = capacity
+                        res.track_ids = i.baseAddress
+                        res.keypoints = k.baseAddress
+                        res.raw_keypoints = optional ? nil : r.baseAddress
+                        res.scores = optional ? nil : sc.baseAddress
+                        res.boxes = optional ? nil : b.baseAddress
+                        res.frames_since_detected = optional ? nil : sn.baseAddress
+                        res.covariances = optional ? nil : covariances
                         return boxes.withUnsafeBufferPointer { bp in
                             let st = hrnet_tracker_update(t, session, &img, timestamp, n > 0 ? bp.baseAddress : nil, n, nil, &res)
                             if st == ok {
