@@ -171,6 +171,13 @@ struct Options {
         c.kernels = static_cast<int32_t>(k);
         return *this;
     }
+    /** INT8 (HRNET_PRECISION_INT8 and the calibration file made by Calibrator::save). The path
+     *  is read when the session is created; keep the string alive until then. */
+    Options &int8(const char *calibration_path) noexcept {
+        c.precision = HRNET_PRECISION_INT8;
+        c.calibration_path = calibration_path;
+        return *this;
+    }
 };
 
 /** Pipeline options (hrnet_estimate_options): `c` holds the library's defaults (flip test on,
@@ -480,6 +487,7 @@ struct Tracks {
     std::vector<float> scores;                    /**< count person scores */
     std::vector<float> boxes;                     /**< count x 4: x, y, width, height */
     std::vector<int32_t> frames_since_detected;   /**< count: 0 = a detector box on this frame */
+    std::vector<float> covariances;               /**< count x K x 4 (raw keypoints'), if asked for */
 };
 
 /** People followed through a stream (hrnet_tracker): one thread at a time. */
@@ -498,12 +506,16 @@ public:
     /** hrnet_tracker_update: advances by one frame taken at `timestamp_seconds`; `boxes` may
      *  be empty (n = 0: no detector on this frame, tracks are carried forward). */
     Tracks update(Session &session, const hrnet_image &frame, double timestamp_seconds,
-                  const hrnet_box *boxes, std::size_t n, const EstimateOptions &options = EstimateOptions()) {
+                  const hrnet_box *boxes, std::size_t n, const EstimateOptions &options = EstimateOptions(),
+                  bool with_covariances = false) {
         const hrnet_estimate_options o = options.get();
         const int32_t joints = session.info().joints;
         std::size_t capacity = n > capacity_ ? n : capacity_;
         for (;;) {
             Tracks t = make_tracks(capacity, joints);
+            if (with_covariances)
+                t.covariances = detail::buffer<float>(detail::product({capacity, detail::dim(joints), 4}, "covariances"),
+                                                      "covariances");
             hrnet_tracker_result r = hrnet_tracker_result();
             r.struct_size = sizeof r;
             r.capacity = capacity;
@@ -516,6 +528,8 @@ public:
             r.scores = detail::data_or(t.scores, none);
             r.boxes = detail::data_or(t.boxes, none);
             r.frames_since_detected = detail::data_or(t.frames_since_detected, no_frames);
+            float no_cov = 0;
+            r.covariances = with_covariances ? detail::data_or(t.covariances, no_cov) : nullptr;
             const hrnet_status st =
                 hrnet_tracker_update(get(), session.get(), &frame, timestamp_seconds, boxes, n, &o, &r);
             if (st == HRNET_ERR_BUFFER_TOO_SMALL && r.count > capacity) {
@@ -531,6 +545,7 @@ public:
             t.scores.resize(r.count);
             t.boxes.resize(r.count * 4);
             t.frames_since_detected.resize(r.count);
+            if (with_covariances) t.covariances.resize(r.count * detail::dim(joints) * 4);
             return t;
         }
     }
@@ -551,6 +566,85 @@ private:
 
     detail::Handle<hrnet_tracker, hrnet_tracker_close> tracker_;
     std::size_t capacity_ = 16;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Per-joint covariances, 3D from depth, INT8 calibration (added in 0.3)                     */
+
+/** hrnet_keypoint_covariances: n x joints x 4 covariances (xx, xy, yx, yy) of the keypoints
+ *  decode_heatmaps gives for the same arguments. */
+inline std::vector<float> keypoint_covariances(const float *heatmaps, std::size_t count, std::size_t n, int32_t joints,
+                                               int32_t heatmap_height, int32_t heatmap_width,
+                                               const hrnet_box *boxes = nullptr, int32_t input_height = 0,
+                                               int32_t input_width = 0) {
+    const std::size_t expected = detail::product(
+        {n, detail::dim(joints), detail::dim(heatmap_height), detail::dim(heatmap_width)}, "heatmaps");
+    if (count != expected)
+        detail::fail(HRNET_ERR_INVALID_ARGUMENT, ("keypoint_covariances: " + std::to_string(count) +
+                                                  " floats given for " + std::to_string(expected) +
+                                                  " (n x joints x height x width)").c_str());
+    std::vector<float> out = detail::buffer<float>(detail::product({n, detail::dim(joints), 4}, "covariances"),
+                                                   "covariances");
+    float none = 0;
+    detail::check(hrnet_keypoint_covariances(heatmaps, n, joints, heatmap_height, heatmap_width, boxes, input_height,
+                                             input_width, detail::data_or(out, none), out.size()));
+    return out;
+}
+
+/** Depth lifting options: `c` holds the library's defaults (hrnet_lift_options_init). */
+struct LiftOptions {
+    hrnet_lift_options c;
+    LiftOptions() noexcept : c() { hrnet_lift_options_init(&c); }
+};
+
+/** What lift_depth returns for n x joints keypoints. */
+struct Points3D {
+    std::vector<float> points;        /**< n x joints x 3: X, Y, Z in metres, camera frame */
+    std::vector<uint8_t> valid;       /**< n x joints: 1 if lifted */
+    std::vector<float> covariances;   /**< n x joints x 9 (m^2, row-major) */
+};
+
+/** hrnet_lift_depth: keypoints (n x joints x 3, the depth image's pixels) with an optional
+ *  n x joints x 4 2D covariances, an aligned depth image and the camera's intrinsics. */
+inline Points3D lift_depth(const float *keypoints, std::size_t n, int32_t joints, const hrnet_depth_image &depth,
+                           const hrnet_intrinsics &intrinsics, const float *covariances = nullptr,
+                           const LiftOptions &options = LiftOptions()) {
+    const std::size_t m = detail::product({n, detail::dim(joints)}, "joints");
+    Points3D p;
+    p.points = detail::buffer<float>(detail::product({m, 3}, "points"), "points");
+    p.valid = detail::buffer<uint8_t>(m, "validity flags");
+    p.covariances = detail::buffer<float>(detail::product({m, 9}, "covariances"), "covariances");
+    float none = 0;
+    uint8_t no_flag = 0;
+    detail::check(hrnet_lift_depth(keypoints, covariances, n, joints, &depth, &intrinsics, &options.c,
+                                   detail::data_or(p.points, none), detail::data_or(p.valid, no_flag),
+                                   detail::data_or(p.covariances, none), m));
+    return p;
+}
+
+/** INT8 calibration (hrnet_calibrator_*) on an FP32 session: add representative frames and
+ *  boxes or crops, then save the file that Options::int8() takes. */
+class Calibrator {
+public:
+    explicit Calibrator(Session &session) {
+        hrnet_calibrator *c = nullptr;
+        detail::check(hrnet_calibrator_create(session.get(), &c));
+        calibrator_.reset(c);
+    }
+    hrnet_calibrator *get() const noexcept { return calibrator_.get(); }
+    void add_boxes(const hrnet_image &frame, const hrnet_box *boxes, std::size_t n,
+                   const EstimateOptions &options = EstimateOptions()) {
+        const hrnet_estimate_options o = options.get();
+        detail::check(hrnet_calibrator_add_boxes(get(), &frame, boxes, n, &o));
+    }
+    void add_crops(const hrnet_image *crops, std::size_t n, const EstimateOptions &options = EstimateOptions()) {
+        const hrnet_estimate_options o = options.get();
+        detail::check(hrnet_calibrator_add_crops(get(), crops, n, &o));
+    }
+    void save(const std::string &path) { detail::check(hrnet_calibrator_save(get(), path.c_str())); }
+
+private:
+    detail::Handle<hrnet_calibrator, hrnet_calibrator_close> calibrator_;
 };
 
 }  // namespace hrnet

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -255,8 +256,64 @@ int main(int argc, char **argv) {
         hrnet::Tracker other(std::move(tracker));
         CHECK(tracker.get() == nullptr && other.get() != nullptr);
         other.reset();
+        const hrnet::Tracks t3 = other.update(s, img, 1.0, boxes.data() + 2, 1, hrnet::EstimateOptions(), true);
+        CHECK(t3.count == 1 && t3.covariances.size() == 17 * 4 && t3.covariances[0] > 0 &&
+              t3.covariances[1] == t3.covariances[2]);
     }
 #endif
+
+    // Per-joint covariances (0.3): one person's heatmaps, the crop's box.
+    {
+        const hrnet::Poses hp = s.estimate_boxes(img, boxes.data() + 2, 1, hrnet::EstimateOptions(), true);
+        const hrnet_info i = s.info();
+        const std::vector<float> cov = hrnet::keypoint_covariances(hp.heatmaps.data(), hp.heatmaps.size(), 1, i.joints,
+                                                                   i.heatmap_height, i.heatmap_width, boxes.data() + 2,
+                                                                   i.input_height, i.input_width);
+        CHECK(cov.size() == static_cast<std::size_t>(i.joints) * 4 && cov[0] > 0 && cov[3] > 0 && cov[1] == cov[2]);
+        expect_error("covariances, wrong count", HRNET_ERR_INVALID_ARGUMENT,
+                     [&] { hrnet::keypoint_covariances(hp.heatmaps.data(), 5, 1, i.joints, i.heatmap_height, i.heatmap_width); },
+                     [&] { return "keypoint_covariances: 5 floats given for " +
+                                  std::to_string(i.joints * i.heatmap_height * i.heatmap_width) +
+                                  " (n x joints x height x width)"; });
+    }
+
+    // 3D from depth (0.3): a flat wall at 2 m back-projects exactly.
+    {
+        std::vector<uint16_t> wall(64 * 48, 2000);
+        const hrnet_depth_image depth = {wall.data(), 64, 48, 64 * 2, HRNET_DEPTH_UINT16_MM};
+        const hrnet_intrinsics k = {100.0, 100.0, 32.0, 24.0};
+        const float kp[2 * 3] = {42.0f, 24.0f, 0.9f, 10.0f, 10.0f, 0.1f};
+        const hrnet::Points3D p3 = hrnet::lift_depth(kp, 1, 2, depth, k);
+        CHECK(p3.points.size() == 6 && p3.valid.size() == 2 && p3.covariances.size() == 18);
+        CHECK(p3.valid[0] == 1 && std::fabs(p3.points[0] - 0.2f) < 1e-6f && std::fabs(p3.points[2] - 2.0f) < 1e-6f);
+        CHECK(p3.valid[1] == 0);   // below min_score
+        hrnet_depth_image bad = depth;
+        bad.stride = 10;
+        expect_error("depth, stride too small", HRNET_ERR_INVALID_ARGUMENT, [&] { hrnet::lift_depth(kp, 1, 2, bad, k); },
+                     [] { return std::string(hrnet_last_error(nullptr)); });
+    }
+
+    // INT8 calibration (0.3): a calibration made and saved; an INT8 session on it where the CPU
+    // has an INT8 kernel set.
+    {
+        hrnet::Calibrator cal(s);
+        cal.add_boxes(img, boxes.data(), boxes.size());
+        const std::string cal_file = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/hpp_test.cal";
+        cal.save(cal_file);
+        try {
+            hrnet::Session q(path, hrnet::Options().input_size(128, 96).int8(cal_file.c_str()));
+            CHECK(q.info().precision == HRNET_PRECISION_INT8);
+            const hrnet::Poses p8 = q.estimate_boxes(img, boxes.data(), boxes.size());
+            CHECK(p8.count == boxes.size() && all_finite(p8.keypoints));
+        } catch (const hrnet::Error &e) {
+            CHECK(e.status() == HRNET_ERR_INVALID_ARGUMENT);   // a CPU without an INT8 kernel set
+            std::printf("INT8 not run here: %s\n", e.what());
+        }
+        std::remove(cal_file.c_str());
+        expect_error("INT8 without a calibration", HRNET_ERR_INVALID_ARGUMENT,
+                     [&] { hrnet::Session(path, hrnet::Options().input_size(128, 96).precision(HRNET_PRECISION_INT8)); },
+                     [] { return std::string(hrnet_last_error(nullptr)); });
+    }
 
     std::printf("hrnet.hpp test (%s, C++ %ld): %d checks, %d failed\n", hrnet::version().c_str(),
                 static_cast<long>(__cplusplus), checks, failures);
