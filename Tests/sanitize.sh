@@ -222,8 +222,8 @@ int main(int argc, char **argv) {
 EOF
 }
 
-echo "libhrnet sanitizer runs: $("$SWIFT" --version 2>&1 | head -n 1)"
-echo "clang: $CLANG ($("$CLANG" --version | head -n 1)); ASan runtime: $ASAN_RT"
+echo "libhrnet sanitizer runs: $("$SWIFT" --version 2>&1 | sed -n 1p)"
+echo "clang: $CLANG ($("$CLANG" --version | sed -n 1p)); ASan runtime: $ASAN_RT"
 
 # ---------------------------------------------------------------------------------------------
 # 1. AddressSanitizer + UndefinedBehaviorSanitizer

@@ -119,7 +119,7 @@ run() {
 }
 
 ARGS=("$@")
-echo "clang: $CLANG ($("$CLANG" --version | head -n 1))"
+echo "clang: $CLANG ($("$CLANG" --version | sed -n 1p))"
 build "$OUT/aarch64" aarch64-linux-gnu-gcc "" --target=aarch64-linux-gnu --sysroot="$SYSROOT"
 # -cpu max: ARMv8.2+ with the dot product (the NEON INT8 kernel); cortex-a53: ARMv8.0 without
 # it (INT8 falls back to the reference; only the INT8 cases).

@@ -262,8 +262,8 @@ t_hpp() {
         "$cxx" "${flags[@]}" $(pkg-config --cflags hrnet) Tests/packaging/hpp_test.cpp -o "$TMP/hpp-$cxx" \
             $(pkg-config --libs hrnet) -Wl,-rpath,"$PREFIX/lib"
         out=$("$TMP/hpp-$cxx" "$FIXTURE")
-        echo "$cxx ($("$cxx" --version | head -n 1)): $(tail -n 1 <<< "$out")"
-        tail -n 1 <<< "$out" | grep -qE '^[0-9]+ passed, 0 failed$' || fail "$cxx: $out"
+        echo "$cxx ($("$cxx" --version | sed -n 1p)): $(tail -n 1 <<< "$out")"
+        [[ "$(tail -n 1 <<< "$out")" =~ ^[0-9]+\ passed,\ 0\ failed$ ]] || fail "$cxx: $out"
         # Older standards are refused by name.
         if echo '#include <hrnet.hpp>' | "$cxx" -std=c++14 -fsyntax-only -x c++ $(pkg-config --cflags hrnet) - \
             2> "$TMP/cxx14.txt"; then fail "$cxx accepted hrnet.hpp as C++14"; fi
@@ -396,10 +396,12 @@ t_deb() {
         needed=$(readelf -d "$root/${f%%:*}" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
         [ -z "$(runpaths "$root/${f%%:*}")" ] || fail "${f%%:*} has a run path"
         for so in $needed; do
-            path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64|AArch64|aarch64/ { print $NF; exit }')
-            [ -n "$path" ] || path=$(ldconfig -p | awk -v so="$so" '$1 == so { print $NF; exit }')
-            owner=$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1) \
-                || owner=$(dpkg -S "$(readlink -f "$path")" | head -n 1 | cut -d: -f1)
+            # awk reads all of ldconfig's output (no early exit: its SIGPIPE would fail the pipeline
+            # under pipefail now and then, as it did in CI).
+            path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64|AArch64|aarch64/ && !f { print $NF; f = 1 }')
+            [ -n "$path" ] || path=$(ldconfig -p | awk -v so="$so" '$1 == so && !f { print $NF; f = 1 }')
+            owner=$(dpkg -S "$path" 2>/dev/null | sed -n 1p | cut -d: -f1) \
+                || owner=$(dpkg -S "$(readlink -f "$path")" | sed -n 1p | cut -d: -f1)
             [ -n "$owner" ] || fail "no package owns $so ($path)"
             [[ ", $deps" == *", $owner "* || ", $deps" == *", $owner," || ", $deps" == *", $owner" ]] \
                 || fail "${f%%:*} needs $so ($owner), which ${f#*:} does not depend on: $deps"
