@@ -87,7 +87,9 @@ let package = Package(
         .target(
             name: "HRNetCAPI",
             dependencies: ["HRNet"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"] + libraryInterface)]
+            // lld (the Swift toolchain's): with gold, Swift type descriptors the version script
+            // hides stayed in the dynamic symbol table as LOCAL entries; lld leaves only hrnet_*.
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-use-ld=lld"] + libraryInterface)]
         ),
         .executableTarget(
             name: "hrnet-bench",

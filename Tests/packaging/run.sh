@@ -91,7 +91,10 @@ hidden() { # DIR... -- COMMAND...
 
 # Defined, exported (GLOBAL/WEAK/UNIQUE) dynamic symbols of a shared library. gold keeps some
 # LOCAL symbols in .dynsym (targets of relocations): those are not exported and not listed.
-exported() { readelf --dyn-syms -W "$1" | awk '$7 != "UND" && ($5 == "GLOBAL" || $5 == "WEAK" || $5 == "UNIQUE") { sub(/@.*/, "", $8); print $8 }' | sort -u; }
+# Every defined entry of the dynamic symbol table, whatever its binding: a LOCAL one is not
+# resolved against, but it is still a name the library shows its hosts (gold and bfd left Swift
+# type descriptors there as LOCAL; the library is linked with lld, which does not).
+exported() { readelf --dyn-syms -W "$1" | awk '$1 ~ /^[0-9]+:$/ && $7 != "UND" && $8 != "" { sub(/@.*/, "", $8); print $8 }' | sort -u; }
 # Functions declared in a header: declarations start at column 0 with their return type.
 declared() { grep -E '^[A-Za-z].*[ *]hrnet_[a-z0-9_]+\(' "$1" | grep -vE '^(#|typedef)' | grep -oE 'hrnet_[a-z0-9_]+\(' | tr -d '(' | sort -u; }
 # The export check: every exported symbol is an hrnet_* function declared in the header.
