@@ -9,6 +9,7 @@
  */
 #include "internal.h"
 #include "hrnet_kernels_int8.h"
+#include "hrnet_kernels_bf16.h"
 #include <math.h>
 #include <string.h>
 #if HR_X86
@@ -28,13 +29,10 @@ int hr_cpu_has_avx512vnni(void) {
 #endif
 }
 
-size_t hr_int8_weights_size(int cin, int cout, int k) {
-    return (size_t)((cout + 15) / 16) * (size_t)((cin + 15) / 16) * (size_t)(k * k) * 256;
-}
+/* The same element counts as BF16's layouts (one byte per element here instead of two). */
+size_t hr_int8_weights_size(int cin, int cout, int k) { return hr_bf16_weights_size(cin, cout, k); }
 
-size_t hr_int8_tensor_bytes(const hr_tensor *t) {
-    return (size_t)t->cb * (size_t)(t->h + 2) * (size_t)(t->w + 2) * 16;
-}
+size_t hr_int8_tensor_bytes(const hr_tensor *t) { return hr_bf16_tensor_size(t); }
 
 /* Round to nearest even in float, as vcvtps2dq does under the default rounding mode. */
 static inline int32_t round_even(float v) { return (int32_t)nearbyintf(v); }

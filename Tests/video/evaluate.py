@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tracking evaluation on the synthetic videos (a developer script; CI does not run it).
 
-For each video (videoNN/ with video.mp4, gt.json, dets.json; see /work/shared/videos/README.md)
+For each video (videoNN/ with video.mp4, gt.json, dets.json; see examples/videos/README.md)
 it runs the command-line tool in four modes and scores the results against gt.json:
 
     frame            per-frame estimation, no tracking     hrnet-pose ... (no flag)
@@ -23,7 +23,7 @@ are defined in python/tests/track_eval.py (IDF1, switches and MOTA are '-' for p
     python3 Tests/video/evaluate.py --extra='--threads 4'     # passed to every CLI run
     python3 Tests/video/evaluate.py --python-tracker          # + hrnet.Tracker from Python
 
---videos DIR defaults to examples/videos of the repository, else ../shared/videos next to it.
+--videos DIR defaults to examples/videos of the repository.
 If the CLI fails, its stderr is printed and the script exits with 1.
 
 --python-tracker times the binding's hrnet.Tracker (estimation + tracking) against plain
@@ -70,8 +70,7 @@ class Failure(Exception):
 # --- inputs ----------------------------------------------------------------------------------
 
 def default_videos_dir():
-    own = REPO / "examples" / "videos"
-    return own if own.is_dir() else REPO.parent / "shared" / "videos"
+    return REPO / "examples" / "videos"
 
 
 def find_videos(root, only=None):
@@ -326,7 +325,7 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=pathlib.Path, default=None,
-                    help="directory of videoNN/ folders (default: examples/videos, else ../shared/videos)")
+                    help="directory of videoNN/ folders (default: examples/videos)")
     ap.add_argument("--video", action="append", default=[], metavar="NAME",
                     help="evaluate only this video (repeatable)")
     ap.add_argument("--modes", default=",".join(MODES),

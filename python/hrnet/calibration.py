@@ -19,6 +19,8 @@ class Calibrator(_Closable):
     default, as in deployment) and record every convolution's input; ``save(path)`` writes the
     calibration file that ``Session(..., precision="int8", calibration=path)`` takes."""
 
+    _free = "hrnet_calibrator_close"
+
     def __init__(self, session):
         from .session import Session
         if not isinstance(session, Session):
@@ -66,10 +68,6 @@ class Calibrator(_Closable):
         self._require_open()
         check(_lib.lib.hrnet_calibrator_save(self._ptr, os.fsencode(os.fspath(path))))
 
-    def close(self):
-        ptr, self._ptr = self._ptr, None
-        if ptr:
-            _lib.lib.hrnet_calibrator_close(ptr)
 
 
 

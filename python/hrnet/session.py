@@ -51,7 +51,29 @@ def _int32(name, value):
 
 
 class _Closable:
-    """Context manager and finaliser around a close() method."""
+    """A handle of the library in ``self._ptr``, freed by the C function named ``_free``:
+    ``close()`` (idempotent; under ``self._lock`` when the object has one), ``closed``, context
+    manager and finaliser."""
+
+    _free = None
+
+    @property
+    def closed(self):
+        return not getattr(self, "_ptr", None)
+
+    def close(self):
+        """Frees the handle (its C close or release function). Idempotent."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            self._release()
+        else:
+            with lock:
+                self._release()
+
+    def _release(self):
+        ptr, self._ptr = getattr(self, "_ptr", None), None
+        if ptr:
+            getattr(_lib.lib, self._free)(ptr)
 
     def __enter__(self):
         return self
@@ -72,6 +94,8 @@ class Model(_Closable):
     ``Model(path)``; release it with :meth:`close` (or a ``with`` block). Sessions created from
     a model keep it alive inside the library, so closing the Model does not affect them.
     """
+
+    _free = "hrnet_model_release"
 
     def __init__(self, path):
         self._ptr = None
@@ -107,15 +131,6 @@ class Model(_Closable):
         self._ptr = ptr
         return self
 
-    @property
-    def closed(self):
-        return not self._ptr
-
-    def close(self):
-        """Drops this object's reference (hrnet_model_release). Idempotent."""
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr:
-            _lib.lib.hrnet_model_release(ptr)
 
     def __repr__(self):
         return "<hrnet.Model %r%s>" % (self.path, " (closed)" if self.closed else "")
@@ -144,6 +159,8 @@ class Session(_Closable):
     A session must be used by one thread at a time; :meth:`forward` holds a lock so that
     concurrent calls on the same Session object are serialised rather than undefined.
     """
+
+    _free = "hrnet_session_close"
 
     def __init__(self, model_or_path, input_size=None, threads=None, precision="fp32", kernels="auto",
                  calibration=None):
@@ -200,19 +217,6 @@ class Session(_Closable):
 
     # --- lifetime ---------------------------------------------------------------------
 
-    @property
-    def closed(self):
-        return not self._ptr
-
-    def close(self):
-        """Frees the session (hrnet_session_close). Idempotent."""
-        lock = getattr(self, "_lock", None)
-        if lock is None:
-            return
-        with lock:
-            ptr, self._ptr = self._ptr, None
-            if ptr:
-                _lib.lib.hrnet_session_close(ptr)
 
     def __repr__(self):
         if self.closed:

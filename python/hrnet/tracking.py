@@ -56,8 +56,7 @@ class Tracker(_Closable):
     and leaves the tracker as it was. Like a session, one thread at a time.
     """
 
-    _FIELDS = ("min_cutoff", "beta", "derivative_cutoff", "match_threshold", "min_carry_score",
-               "nms_threshold")
+    _free = "hrnet_tracker_close"
 
     def __init__(self, session, smoothing=True, min_cutoff=2.0, beta=8.0, derivative_cutoff=1.0,
                  match_threshold=0.3, max_lost_frames=30, confirm_frames=1, min_carry_score=0.3,
@@ -97,19 +96,6 @@ class Tracker(_Closable):
         self._last = None
         self._capacity = 8
 
-    @property
-    def closed(self):
-        return not self._ptr
-
-    def close(self):
-        """Frees the tracker (hrnet_tracker_close). Idempotent."""
-        lock = getattr(self, "_lock", None)
-        if lock is None:
-            return
-        with lock:
-            ptr, self._ptr = self._ptr, None
-            if ptr:
-                _lib.lib.hrnet_tracker_close(ptr)
 
 
     def reset(self):

@@ -202,14 +202,22 @@ public final class Calibrator {
     /// Runs the pipeline (warp, flip test as `options` says, network) on `boxes` of `frame`,
     /// recording every convolution's input. No boxes: nothing to record.
     public func add(frame: ImageView, boxes: [PersonBox], options: EstimateOptions = EstimateOptions()) throws {
-        guard !boxes.isEmpty else { try frame.validate("frame"); return }
-        _ = try session.estimateForCalibration(frame: frame, boxes: boxes, options: options, calibrator: self)
+        try withKeypoints(boxes.count) {
+            try session.estimate(frame: frame, count: boxes.count, box: { boxes[$0] }, options: options, into: $0, calibrator: self)
+        }
     }
 
     /// The same for crops already cut around one person each.
     public func add(crops: [ImageView], options: EstimateOptions = EstimateOptions()) throws {
-        guard !crops.isEmpty else { throw HRNetError.invalidArgument("no crops given (N = 0)") }
-        try session.estimateForCalibration(crops: crops, options: options, calibrator: self)
+        try withKeypoints(crops.count) {
+            try session.estimate(count: crops.count, crop: { crops[$0] }, options: options, into: $0, calibrator: self)
+        }
+    }
+
+    /// The pipeline's outputs for `n` people, which calibration does not use.
+    private func withKeypoints(_ n: Int, _ body: (PoseOutputs) throws -> Void) throws {
+        var kp = [Float](repeating: 0, count: try checkedProduct(max(n, 1), session.joints, 3, or: .invalidArgument("\(n) people are too many for one call")))
+        try kp.withUnsafeMutableBufferPointer { try body(PoseOutputs(keypoints: $0.baseAddress!)) }
     }
 
     /// The calibration: per convolution, the clip at `percentile` of its input values.
@@ -306,36 +314,6 @@ struct Int8Conv {
             sums = s
         } else {
             sums = nil
-        }
-    }
-}
-
-extension Session {
-    func estimateForCalibration(frame: ImageView, boxes: [PersonBox], options: EstimateOptions, calibrator: Calibrator) throws {
-        try frame.validate("frame")
-        let (W, H) = (inputWidth, inputHeight)
-        var kp = [Float](repeating: 0, count: try checkedProduct(boxes.count, joints, 3, or: .invalidArgument("too many boxes")))
-        for (i, b) in boxes.enumerated() {
-            guard b.x.isFinite, b.y.isFinite, b.w.isFinite, b.h.isFinite, b.w > 0, b.h > 0,
-                  b.x < Double(frame.width), b.y < Double(frame.height), b.x + b.w > 0, b.y + b.h > 0 else {
-                throw HRNetError.invalidArgument("box \(i) (\(b.x), \(b.y), \(b.w), \(b.h)) is invalid or outside the frame")
-            }
-        }
-        try kp.withUnsafeMutableBufferPointer { k in
-            try run(count: boxes.count, validate: {}, image: { _ in frame },
-                    transform: { let b = boxes[$0]; return CropTransform(box: b.x, b.y, b.w, b.h, inputWidth: W, inputHeight: H) },
-                    boxScore: { _ in 1 }, options: options, into: PoseOutputs(keypoints: k.baseAddress!), calibrator: calibrator)
-        }
-    }
-
-    func estimateForCalibration(crops: [ImageView], options: EstimateOptions, calibrator: Calibrator) throws {
-        let (W, H) = (inputWidth, inputHeight)
-        var kp = [Float](repeating: 0, count: try checkedProduct(crops.count, joints, 3, or: .invalidArgument("too many crops")))
-        try kp.withUnsafeMutableBufferPointer { k in
-            try run(count: crops.count, validate: { for (i, c) in crops.enumerated() { try c.validate("crop \(i)") } },
-                    image: { crops[$0] },
-                    transform: { CropTransform(cropWidth: crops[$0].width, cropHeight: crops[$0].height, inputWidth: W, inputHeight: H) },
-                    boxScore: { _ in 1 }, options: options, into: PoseOutputs(keypoints: k.baseAddress!), calibrator: calibrator)
         }
     }
 }

@@ -36,7 +36,7 @@ struct Plan {
     /// The model convolution each op runs (nil for sums).
     let convOf: [Int?]
     /// Convolutions the plan runs in INT8 from its own copies (their FP32 weights unused).
-    let int8Convs: Set<Int>
+    var int8Convs: Set<Int> { Set(zip(ops, convOf).compactMap { $0.0.weights_int8 != nil ? $0.1 : nil }) }
     static let maxSlots = 64
 
     /// `kernels`: the HR_KERNELS_* set the session runs (tiles are chosen for it; GENERIC runs
@@ -88,7 +88,6 @@ struct Plan {
         var bf16CopyFloats = 0
         var int8CopyFloats = 0
         var int8Convs: [Int8Conv] = []
-        var int8ConvIndices = Set<Int>()
         var convOf: [Int?] = []
         let bf16 = precision == .bf16
         let generic = kernels == Int32(HR_KERNELS_GENERIC)
@@ -155,7 +154,6 @@ struct Plan {
                 }
                 if let int8 {
                     int8Convs.append(int8)
-                    int8ConvIndices.insert(op.conv)
                     o.weights = nil
                     o.bias = UnsafePointer(int8.bias.pointer)
                     o.weights_int8 = UnsafePointer(int8.weights.pointer)
@@ -166,43 +164,34 @@ struct Plan {
                     hr_choose_tile_int8_set(kernels, o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
                     int8CopyFloats = max(int8CopyFloats, (Int(hr_int8_tensor_bytes(&o.in)) + 3) / 4)
                     guard int8CopyFloats <= maxCheckedFloats else { throw tooLarge }
-                    planned.append(o)
-                    convOf.append(op.conv)
-                    var dead = Set<Int>([op.output, op.input])
-                    if let r = op.residual { dead.insert(r) }
-                    for up in op.ups { dead.insert(up.tensor) }
-                    for d in dead where lastUse[d] == i {
-                        let s = shape(d)
-                        free["\(s.cb)x\(s.h)x\(s.w)", default: []].append(offset[d])
-                    }
-                    continue
-                }
-                // BF16 sessions keep the head (heatmaps, a tiny 1x1) in FP32.
-                let lowPrecision = bf16 && op.output != g.output
-                let choose: (Int32, Int32, Int32, Int32, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Void =
-                    lowPrecision ? hr_choose_tile_bf16 : { hr_choose_tile_set(kernels, $0, $1, $2, $3, $4, $5) }
-                if lowPrecision { o.weights_bf16 = try bf16Pack(op.conv) }
-                if c.winograd && generic && !lowPrecision {
-                    // GENERIC runs no Winograd: the layer runs directly on its recovered weights.
-                    let direct = try model.directWeights(op.conv)
-                    let icb = (c.cin + 15) / 16, ocb = (c.cout + 15) / 16
-                    o.weights = UnsafePointer(direct.pointer)
-                    o.bias = UnsafePointer(direct.pointer + ocb * icb * 9 * 256)
-                    directCopies.append(direct)
-                }
-                if c.winograd && !lowPrecision && !generic {
-                    // One fused op per row of 2x2 output tiles; its scratch is planned below.
-                    let tw = (Int(o.out.w) + 1) / 2
-                    o.kind = Int32(HR_OP_WINOGRAD)
-                    winogradScratch = max(winogradScratch, Int(hr_wino_scratch_floats(o.in.cb, o.out.cb, o.out.w)))
-                    guard winogradScratch <= maxCheckedFloats else { throw tooLarge }
-                    choose(o.out.cb, Int32(tw), 16, Int32(t), &o.tile_b, &o.tile_t)
                 } else {
-                    if lowPrecision { bf16CopyFloats = max(bf16CopyFloats, (hr_bf16_tensor_size(&o.in) + 1) / 2) }
-                    choose(o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
-                    if generic && !lowPrecision {
-                        genericScratch = max(genericScratch, Int(hr_generic_scratch_floats(&o)))
-                        guard genericScratch <= maxCheckedFloats else { throw tooLarge }
+                    // BF16 sessions keep the head (heatmaps, a tiny 1x1) in FP32.
+                    let lowPrecision = bf16 && op.output != g.output
+                    let choose: (Int32, Int32, Int32, Int32, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Void =
+                        lowPrecision ? hr_choose_tile_bf16 : { hr_choose_tile_set(kernels, $0, $1, $2, $3, $4, $5) }
+                    if lowPrecision { o.weights_bf16 = try bf16Pack(op.conv) }
+                    if c.winograd && generic && !lowPrecision {
+                        // GENERIC runs no Winograd: the layer runs directly on its recovered weights.
+                        let direct = try model.directWeights(op.conv)
+                        let icb = (c.cin + 15) / 16, ocb = (c.cout + 15) / 16
+                        o.weights = UnsafePointer(direct.pointer)
+                        o.bias = UnsafePointer(direct.pointer + ocb * icb * 9 * 256)
+                        directCopies.append(direct)
+                    }
+                    if c.winograd && !lowPrecision && !generic {
+                        // One fused op per row of 2x2 output tiles; its scratch is planned below.
+                        let tw = (Int(o.out.w) + 1) / 2
+                        o.kind = Int32(HR_OP_WINOGRAD)
+                        winogradScratch = max(winogradScratch, Int(hr_wino_scratch_floats(o.in.cb, o.out.cb, o.out.w)))
+                        guard winogradScratch <= maxCheckedFloats else { throw tooLarge }
+                        choose(o.out.cb, Int32(tw), 16, Int32(t), &o.tile_b, &o.tile_t)
+                    } else {
+                        if lowPrecision { bf16CopyFloats = max(bf16CopyFloats, (hr_bf16_tensor_size(&o.in) + 1) / 2) }
+                        choose(o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
+                        if generic && !lowPrecision {
+                            genericScratch = max(genericScratch, Int(hr_generic_scratch_floats(&o)))
+                            guard genericScratch <= maxCheckedFloats else { throw tooLarge }
+                        }
                     }
                 }
                 planned.append(o)
@@ -252,7 +241,6 @@ struct Plan {
         }
         self.ownWeights = PlanWeights(bf16: bf16Weights, fp32: directCopies, int8: int8Convs)
         self.convOf = convOf
-        self.int8Convs = int8ConvIndices
         // One arena slot per thread (at most maxSlots): batches run one image per thread where
         // they can. The cap bounds memory for absurd thread counts.
         let slot = (top + 1023) & ~1023   // top <= maxCheckedFloats: no overflow

@@ -109,6 +109,13 @@ extension Session {
     /// results written to `out` (which must hold them). Validates everything before it writes.
     public func estimate(frame: ImageView, count n: Int, box: (Int) -> PersonBox, options: EstimateOptions,
                          into out: PoseOutputs) throws {
+        try estimate(frame: frame, count: n, box: box, options: options, into: out, calibrator: nil)
+    }
+
+    /// `estimate(frame:count:box:options:into:)` that hands every convolution's input to
+    /// `calibrator` (nil: the plain pipeline).
+    func estimate(frame: ImageView, count n: Int, box: (Int) -> PersonBox, options: EstimateOptions,
+                  into out: PoseOutputs, calibrator: Calibrator?) throws {
         try frame.validate("frame")
         guard n >= 0 else { throw HRNetError.invalidArgument("the number of boxes is negative") }
         if n == 0 { return }
@@ -128,18 +135,24 @@ extension Session {
             }
         }, image: { _ in frame },
         transform: { let b = box($0); return CropTransform(box: b.x, b.y, b.w, b.h, inputWidth: W, inputHeight: H) },
-        boxScore: { box($0).score }, options: options, into: out)
+        boxScore: { box($0).score }, options: options, into: out, calibrator: calibrator)
     }
 
     /// One pose per crop, the crops read through `crop(i)` (which may throw, e.g. on a NULL
     /// image), the results written to `out`. Validates everything before it writes.
     public func estimate(count n: Int, crop: (Int) throws -> ImageView, options: EstimateOptions,
                          into out: PoseOutputs) throws {
+        try estimate(count: n, crop: crop, options: options, into: out, calibrator: nil)
+    }
+
+    /// `estimate(count:crop:options:into:)` that hands every convolution's input to `calibrator`.
+    func estimate(count n: Int, crop: (Int) throws -> ImageView, options: EstimateOptions,
+                  into out: PoseOutputs, calibrator: Calibrator?) throws {
         guard n >= 1 else { throw HRNetError.invalidArgument("no crops given (N = 0): pass at least one crop") }
         let (W, H) = (inputWidth, inputHeight)
         try run(count: n, validate: { for i in 0..<n { try crop(i).validate("crop \(i)") } }, image: crop,
                 transform: { let c = try crop($0); return CropTransform(cropWidth: c.width, cropHeight: c.height, inputWidth: W, inputHeight: H) },
-                boxScore: { _ in 1 }, options: options, into: out)
+                boxScore: { _ in 1 }, options: options, into: out, calibrator: calibrator)
     }
 
     func flipPairs(_ options: EstimateOptions) throws -> [(Int, Int)] {

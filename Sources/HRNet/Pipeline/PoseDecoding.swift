@@ -54,21 +54,33 @@ public enum PoseDecoding {
     public static func covariances(_ heatmaps: UnsafePointer<Float>, count n: Int, joints k: Int, height hh: Int, width hw: Int,
                                    box: ((Int) -> PersonBox)?, inputHeight: Int?, inputWidth: Int?,
                                    into out: UnsafeMutablePointer<Float>) throws {
-        try checkShape(count: n, joints: k, height: hh, width: hw)
         _ = try checkedProduct(n, k, 4, or: HRNetError.invalidArgument("N x K x 4 = \(n) x \(k) x 4 overflows"))
+        try forEachHeatmap(heatmaps, count: n, joints: k, height: hh, width: hw, box: box,
+                           inputHeight: inputHeight, inputWidth: inputWidth) { i, j, p, t in
+            Uncertainty.covariance(p, width: hw, height: hh, transform: t, into: out + (i * k + j) * 4)
+        }
+    }
+
+    /// The checks and the loop `decode` and `covariances` share: shape, input size and boxes
+    /// checked, then `body(person, joint, heatmap, transform)` for every heatmap, each checked
+    /// finite first. The transform maps heatmap pixels to the box's frame pixels, or to input
+    /// pixels without boxes (the identity region: the whole input).
+    static func forEachHeatmap(_ heatmaps: UnsafePointer<Float>, count n: Int, joints k: Int, height hh: Int, width hw: Int,
+                               box: ((Int) -> PersonBox)?, inputHeight: Int?, inputWidth: Int?,
+                               _ body: (Int, Int, UnsafePointer<Float>, CropTransform) throws -> Void) throws {
+        try checkShape(count: n, joints: k, height: hh, width: hw)
         let H = inputHeight ?? hh * 4, W = inputWidth ?? hw * 4
         guard H > 0, W > 0 else { throw HRNetError.invalidArgument("input size \(H)x\(W) is invalid") }
         try checkBoxes(count: n, box: box)
         for i in 0..<n {
-            let t: CropTransform
-            if let b = box?(i) { t = CropTransform(box: b.x, b.y, b.w, b.h, inputWidth: W, inputHeight: H) }
-            else { t = CropTransform(cropWidth: W, cropHeight: H, inputWidth: W, inputHeight: H) }
+            let t = box.map { let b = $0(i); return CropTransform(box: b.x, b.y, b.w, b.h, inputWidth: W, inputHeight: H) }
+                ?? CropTransform(cropWidth: W, cropHeight: H, inputWidth: W, inputHeight: H)
             for j in 0..<k {
                 let p = heatmaps + (i * k + j) * hh * hw
                 for q in 0..<(hh * hw) where !p[q].isFinite {
                     throw HRNetError.invalidArgument("heatmap value at [\(i), \(j), \(q / hw), \(q % hw)] is not finite")
                 }
-                Uncertainty.covariance(p, width: hw, height: hh, transform: t, into: out + (i * k + j) * 4)
+                try body(i, j, p, t)
             }
         }
     }
@@ -80,29 +92,15 @@ public enum PoseDecoding {
                               box: ((Int) -> PersonBox)?, inputHeight: Int?, inputWidth: Int?, method: DecodeMethod,
                               into out: UnsafeMutablePointer<Float>) throws {
         try checkShape(count: n, joints: k, height: hh, width: hw)
-        let H = inputHeight ?? hh * 4, W = inputWidth ?? hw * 4
-        guard H > 0, W > 0 else { throw HRNetError.invalidArgument("input size \(H)x\(W) is invalid") }
-        try checkBoxes(count: n, box: box)
-        func transform(_ i: Int) -> CropTransform {
-            if let b = box?(i) { return CropTransform(box: b.x, b.y, b.w, b.h, inputWidth: W, inputHeight: H) }
-            // The identity region: the whole input.
-            return CropTransform(cropWidth: W, cropHeight: H, inputWidth: W, inputHeight: H)
-        }
         let scratch = method == .dark ? try CheckedBuffer<Float>(count: 2 * hh * hw, what: "DARK scratch for \(hh)x\(hw) heatmaps") : nil
-        for i in 0..<n {
-            let t = transform(i)
-            for j in 0..<k {
-                let p = heatmaps + (i * k + j) * hh * hw
-                for q in 0..<(hh * hw) where !p[q].isFinite {
-                    throw HRNetError.invalidArgument("heatmap value at [\(i), \(j), \(q / hw), \(q % hw)] is not finite")
-                }
-                let d = method == .dark ? Decoder.dark(p, width: hw, height: hh, scratch: scratch!.pointer)
-                                        : Decoder.standard(p, width: hw, height: hh)
-                let (x, y) = t.heatmapToImage(d.x, d.y, heatmapWidth: hw, heatmapHeight: hh)
-                out[(i * k + j) * 3] = Float(x)
-                out[(i * k + j) * 3 + 1] = Float(y)
-                out[(i * k + j) * 3 + 2] = d.score
-            }
+        try forEachHeatmap(heatmaps, count: n, joints: k, height: hh, width: hw, box: box,
+                           inputHeight: inputHeight, inputWidth: inputWidth) { i, j, p, t in
+            let d = method == .dark ? Decoder.dark(p, width: hw, height: hh, scratch: scratch!.pointer)
+                                    : Decoder.standard(p, width: hw, height: hh)
+            let (x, y) = t.heatmapToImage(d.x, d.y, heatmapWidth: hw, heatmapHeight: hh)
+            out[(i * k + j) * 3] = Float(x)
+            out[(i * k + j) * 3 + 1] = Float(y)
+            out[(i * k + j) * 3 + 2] = d.score
         }
     }
 }

@@ -108,9 +108,6 @@ public final class Tracker {
     /// Forgets every track and the last timestamp; ids keep counting.
     public func reset() { state = State() }
 
-    /// Tracks currently kept (reported or not), for tests and diagnostics.
-    public var liveTracks: Int { state.tracks.count }
-
     /// Advances by one frame; see hrnet_tracker_update in include/hrnet.h.
     public func update(session: Session, frame: ImageView, timestamp: Double, boxes: [PersonBox],
                        options estimate: EstimateOptions = EstimateOptions(), covariances: Bool = false) throws -> [TrackedPerson] {
@@ -190,7 +187,7 @@ public final class Tracker {
         var ended = [Bool](repeating: false, count: s.tracks.count)
         var carried: [(track: Int, box: PersonBox)] = []
         for t in s.tracks.indices where trackPose[t] == nil {
-            guard let b = carriedBox(predicted[t], k: k) else { ended[t] = true; continue }
+            guard let b = carriedBox(predicted[t]) else { ended[t] = true; continue }
             let cx = b.x + b.w / 2, cy = b.y + b.h / 2
             if cx < 0 || cy < 0 || cx >= Double(frame.width) || cy >= Double(frame.height) { ended[t] = true; continue }
             carried.append((t, b))
@@ -247,7 +244,7 @@ public final class Tracker {
         for t in s.tracks.indices where !ended[t] {
             var tr = s.tracks[t]
             if let p = trackPose[t] {
-                found(&tr, p, at: timestamp, detected: detected[t], k: k)
+                found(&tr, p, at: timestamp, detected: detected[t])
                 next.append(tr)
             } else {
                 tr.lost += 1
@@ -343,7 +340,7 @@ public final class Tracker {
     }
 
     /// The box a track is carried forward in, or nil if its keypoints give none.
-    private func carriedBox(_ p: Pose, k: Int) -> PersonBox? {
+    private func carriedBox(_ p: Pose) -> PersonBox? {
         let (x0, y0, x1, y1) = Self.extent(p.keypoints)
         guard x0.isFinite, y0.isFinite, x1.isFinite, y1.isFinite else { return nil }
         let w = max(x1 - x0, 8) * Self.carryEnlarge, h = max(y1 - y0, 8) * Self.carryEnlarge
@@ -352,7 +349,7 @@ public final class Tracker {
     }
 
     /// A track found on this frame: velocity, pose, filters.
-    private func found(_ tr: inout Track, _ p: Pose, at time: Double, detected: Bool, k: Int) {
+    private func found(_ tr: inout Track, _ p: Pose, at time: Double, detected: Bool) {
         let dt = time - tr.time
         if detected {
             let (c0, d0, c1, d1) = Self.extent(p.keypoints)
