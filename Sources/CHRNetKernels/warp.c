@@ -11,14 +11,16 @@ void hr_warp_normalize(const uint8_t *img, int iw, int ih, size_t stride, int ch
     const int cidx[3] = {bgr ? 2 : 0, 1, bgr ? 0 : 2};
     for (int v = 0; v < H; v++) {
         const double y = (v - H * 0.5) / k + cy;
+        /* A huge box (a tiny k) puts the sample far outside any int: clamp first (outside the
+         * image either way, so the pixel reads nothing), then convert. */
         const double y0f = floor(y);
-        const int y0 = (int)y0f;
+        const int y0 = (int)fmin(fmax(y0f, -2.0), (double)ih + 1);
         const float fy = (float)(y - y0f);
         for (int u = 0; u < W; u++) {
             const int su = flip ? W - 1 - u : u;
             const double x = (su - W * 0.5) / k + cx;
             const double x0f = floor(x);
-            const int x0 = (int)x0f;
+            const int x0 = (int)fmin(fmax(x0f, -2.0), (double)iw + 1);
             const float fx = (float)(x - x0f);
             float acc[3] = {0, 0, 0};
             for (int dy = 0; dy < 2; dy++) {
