@@ -56,10 +56,6 @@ void hr_pack_weights_int8(const float *src, int cin, int cout, int k, const floa
             }
 }
 
-static inline uint8_t quantize(float v, float inv) {
-    const int32_t q = round_even(v * inv);
-    return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
-}
 
 static void to_u8_rows_plain(const float *arena, const hr_tensor *t, int c, float inv, uint8_t *dst, int cb, int y0, int y1) {
     const int Wp = t->w + 2, Hp = t->h + 2;
@@ -68,7 +64,7 @@ static void to_u8_rows_plain(const float *arena, const hr_tensor *t, int c, floa
             for (int l = 0; l < 16; l++) {
                 const int inside = y > 0 && y < Hp - 1 && x > 0 && x < Wp - 1 && cb * 16 + l < c;
                 const int64_t i = (((int64_t)cb * Hp + y) * Wp + x) * 16 + l;
-                dst[i] = inside ? quantize(arena[t->off + i], inv) : 0;
+                dst[i] = inside ? hr_quantize_u8(arena[t->off + i], inv) : 0;
             }
 }
 
@@ -206,12 +202,8 @@ static void to_u8_rows_avx512(const float *arena, const hr_tensor *t, int c, flo
         const float *s = arena + t->off + ((int64_t)cb * Hp + y) * Wp * 16;
         memset(d, 0, 16);
         memset(d + (int64_t)(Wp - 1) * 16, 0, 16);
-        for (int x = 1; x <= t->w; x++) {
-            const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + x * 16), vinv);
-            /* vcvtps2dq rounds to nearest even; negatives clamp to 0, the narrowing saturates at 255. */
-            const __m512i q = _mm512_max_epi32(_mm512_cvtps_epi32(v), _mm512_setzero_si512());
-            _mm_storeu_si128((__m128i *)(d + x * 16), _mm512_cvtusepi32_epi8(q));
-        }
+        for (int x = 1; x <= t->w; x++)
+            _mm_storeu_si128((__m128i *)(d + x * 16), hr_quantize_u8x16(_mm512_maskz_loadu_ps(m, s + x * 16), vinv));
     }
 }
 

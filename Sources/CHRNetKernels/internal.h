@@ -8,6 +8,25 @@ static inline float *hr_at(float *base, const hr_tensor *t, int cb, int y, int x
     return base + t->off + (((int64_t)cb * (t->h + 2) + (y + 1)) * (t->w + 2) + (x + 1)) * 16;
 }
 
+/* Address of pixel (y, x) of block cb of the uint8 copy of op's output (out_u8). */
+static inline uint8_t *hr_at_u8(float *base, const hr_op *op, int cb, int y, int x) {
+    const hr_tensor *t = &op->out;
+    return (uint8_t *)(base + op->out_u8) + (((int64_t)cb * (t->h + 2) + (y + 1)) * (t->w + 2) + (x + 1)) * 16;
+}
+
+/* An activation's uint8 code: round-to-nearest-even of v x inv clamped to 0..255, NaN -> 0. The
+ * clamp comes first, in float (as the SIMD forms: max, min, then vcvtps2dq), so no value is
+ * converted out of int range. */
+static inline uint8_t hr_quantize_u8(float v, float inv) {
+    float x = v * inv;
+    x = x > 0 ? x : 0;
+    x = x < 255 ? x : 255;
+    /* Nearest even without a libm call (this file also builds for plain SSE2, which has no
+     * rounding instruction): adding 1.5 x 2^23 leaves no fraction bits, and x is in 0..255. */
+    x = (x + 12582912.0f) - 12582912.0f;
+    return (uint8_t)(int32_t)x;
+}
+
 /* The fused epilogue for the 16 lanes of output pixel (cb, oy, ox), given the convolution's
  * values plus bias in v: + previous output (accumulate), + residual, + upsampled tensors, ReLU,
  * stored at o. The plain form of epilogue_avx512.h, shared by every plain kernel; the 16-lane
@@ -24,7 +43,14 @@ static inline void hr_epilogue16(const hr_op *op, float *arena, float *restrict 
         const float *p = hr_at(arena, &op->up[u], cb, oy / f, ox / f);
         for (int l = 0; l < 16; l++) v[l] += p[l];
     }
-    for (int l = 0; l < 16; l++) o[l] = op->relu && v[l] < 0 ? 0 : v[l];
+    if (op->relu)
+        for (int l = 0; l < 16; l++) v[l] = v[l] < 0 ? 0 : v[l];
+    if (op->out_u8_inv > 0) {
+        uint8_t *u = hr_at_u8(arena, op, cb, oy, ox);
+        for (int l = 0; l < 16; l++) u[l] = hr_quantize_u8(v[l], op->out_u8_inv);
+    }
+    if (!op->out_skip_fp32)
+        for (int l = 0; l < 16; l++) o[l] = v[l];
 }
 
 /* Register-tile chooser over a table of the largest T for B = 1..4 output blocks. */
@@ -68,6 +94,7 @@ void hr_choose_tile_generic(int out_cb, int out_w, int out_h, int nthreads, int3
 
 #if HR_X86
 void hr_conv_rows_avx512(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t);
+void hr_sum_row_avx512(const hr_op *op, float *arena, int cb, int oy);
 void hr_wino_row_avx512(const hr_op *op, float *arena, int64_t scratch, int ty);
 /* AVX2 + FMA (conv_avx2.c): 16 ymm registers, so its own tile table. */
 void hr_conv_rows_avx2(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t);

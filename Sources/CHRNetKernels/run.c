@@ -149,14 +149,20 @@ static inline void run_task(const hr_op *op, float *a, int set, int task, int64_
         }
         break;
     default:
+#if HR_X86
+        if (set == HR_KERNELS_AVX512) {
+            hr_sum_row_avx512(op, a, task / h, task % h);
+            break;
+        }
+#endif
         hr_sum_task(op, a, task / h, task % h);
     }
 }
 
-/* A BF16 convolution first copies its input to BF16, an INT8 one quantizes it to uint8, one
- * padded row per task. */
+/* A BF16 convolution first copies its input to BF16, an INT8 one quantizes it to uint8 (unless
+ * the input's producer wrote the uint8 copy: in_u8_ready), one padded row per task. */
 static inline int bf16_rows(const hr_op *op) {
-    return op->kind == HR_OP_CONV && (op->weights_bf16 || op->weights_int8) ? op->in.cb * (op->in.h + 2) : 0;
+    return op->kind == HR_OP_CONV && (op->weights_bf16 || (op->weights_int8 && !op->in_u8_ready)) ? op->in.cb * (op->in.h + 2) : 0;
 }
 
 static inline void bf16_row(const hr_op *op, float *a, int i) {

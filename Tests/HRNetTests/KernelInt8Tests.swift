@@ -181,14 +181,16 @@ final class KernelInt8Tests: XCTestCase {
     func testQuantizationRoundsAndClamps() {
         let t = hr_tensor(off: 0, cb: 1, h: 1, w: 3)
         var a = [Float](repeating: 0, count: 3 * 5 * 16)
-        let values: [Float] = [0.5, 1.5, 2.5, -3, 254.5, 255.5, 1000, 0.49999997, 3.5000002, 0, 7, 8]
+        // Out-of-range values clamp before conversion (3e9 would overflow int32), NaN is 0.
+        let values: [Float] = [0.5, 1.5, 2.5, -3, 254.5, 255.5, 1000, 0.49999997, 3.5000002, 0, 7, 8, 3e9, .infinity, .nan]
         for (i, v) in values.enumerated() { a[(1 * 5 + 1 + i / 16) * 16 + i % 16] = v }
         var u8 = [UInt8](repeating: 0xAB, count: 3 * 5 * 16)
         var tt = t
-        hr_to_u8_rows(a, &tt, 12, 1, &u8, 0, 0, 3)
+        a[(1 * 5 + 1) * 16 + 15] = 9
+        hr_to_u8_rows(a, &tt, 15, 1, &u8, 0, 0, 3)
         let got = (0..<values.count).map { u8[(1 * 5 + 1) * 16 + $0] }
-        XCTAssertEqual(got, [0, 2, 2, 0, 254, 255, 255, 0, 4, 0, 7, 8])   // ties to even; clamped
-        XCTAssertEqual(u8[(1 * 5 + 1) * 16 + 12], 0, "channels past c are zero")
+        XCTAssertEqual(got, [0, 2, 2, 0, 254, 255, 255, 0, 4, 0, 7, 8, 255, 255, 0])   // ties to even; clamped
+        XCTAssertEqual(u8[(1 * 5 + 1) * 16 + 15], 0, "channels past c are zero")
         XCTAssertTrue(u8[0..<(5 * 16)].allSatisfy { $0 == 0 }, "the top border is zero")
     }
 
@@ -251,6 +253,28 @@ final class KernelInt8Tests: XCTestCase {
                 XCTAssertLessThan(worst, 1e-5 * max(1, peak), "avx2 network: AVX2 INT8 kernel vs INT8 reference")
                 print("INT8 whole network on avx2, AVX2 kernel vs reference: max |heatmap difference| = \(worst) (peak \(peak))")
             }
+        }
+        // avx512 (VNNI) plans fuse: producers write the uint8 copies their INT8 readers use and
+        // skip FP32 stores nobody reads. The same plan with that undone (every INT8 convolution
+        // quantizes its FP32 input itself, every producer stores FP32) gives the same bits.
+        if hr_cpu_has_avx512vnni() != 0 {
+            let s = try Session(model: model, inputHeight: 128, inputWidth: 96, threads: 2, precision: .int8, kernels: .avx512, calibration: cal)
+            let ready = s.plan.ops.filter { $0.in_u8_ready != 0 }.count
+            let skipped = s.plan.ops.filter { $0.out_skip_fp32 != 0 }.count
+            XCTAssertGreaterThan(ready, s.plan.ops.filter { $0.weights_int8 != nil }.count * 3 / 4, "most INT8 inputs come from their producers")
+            XCTAssertGreaterThan(skipped, 0, "some FP32 stores are skipped")
+            let unfused = s.plan.ops.map { op -> hr_op in
+                var o = op; o.out_u8_inv = 0; o.out_skip_fp32 = 0; o.in_u8_ready = 0; return o
+            }
+            let fusedOut = run(s, s.plan.ops)
+            XCTAssertEqual(fusedOut, run(s, unfused), "fused uint8 outputs change no bit")
+            XCTAssertEqual(fusedOut, heatmaps[0])
+            // Batches run one crop per thread, each in its own arena slot with its own copies.
+            var two = [Float](repeating: 0, count: 2 * s.heatmapCount)
+            try (input + input).withUnsafeBufferPointer { try s.forward(input: $0.baseAddress!, batch: 2, output: &two) }
+            XCTAssertEqual(Array(two[0..<s.heatmapCount]), fusedOut, "image-parallel batch, first crop")
+            XCTAssertEqual(Array(two[s.heatmapCount...]), fusedOut, "image-parallel batch, second crop")
+            print("INT8 avx512 plan: \(ready) convolutions read a uint8 copy written by their producer, \(skipped) FP32 stores skipped")
         }
         // Across sets. Every INT8 kernel dequantizes with one fma(sum, scale, bias), so a layer's
         // outputs are bit-equal; with a mul then an add, last-bit differences moved activations

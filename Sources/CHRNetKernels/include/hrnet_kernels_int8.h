@@ -2,10 +2,13 @@
  * hrnet_kernels_int8.h - opt-in INT8 convolution path: uint8 activations x int8 weights, int32
  * sums, FP32 epilogue.
  *
- * Activations in the arena stay FP32 between layers (the epilogue adds residuals and the fused
- * branches in FP32, and the next layer may quantize differently): just before an INT8
- * convolution its input tensor is quantized into a separate uint8 copy, q = round(v / s_in)
- * clamped to 0..255 (inputs of INT8 layers are ReLU outputs, >= 0: zero point 0). Weights are
+ * Activations in the arena are FP32 between layers where anything reads them in FP32 (the
+ * epilogue adds residuals and the fused branches in FP32; the head is FP32); an INT8 convolution
+ * reads a uint8 copy of its input, q = round(v / s_in) clamped to 0..255 (inputs of INT8 layers
+ * are ReLU outputs, >= 0: zero point 0; hr_quantize_u8). On the VNNI kernel's set the copy is
+ * written by the epilogue of the op that produces the tensor (hr_op.out_u8), which then skips
+ * the FP32 store if only INT8 convolutions read it; elsewhere the convolution quantizes its FP32
+ * input into a shared copy first. Both give the same bytes. Weights are
  * quantized once, per output channel, symmetric: w_q = round(w / s_w[oc]) in -127..127. The
  * convolution sums w_q x q exactly in int32, and the epilogue computes
  * float(sum) x int8_scale[oc] + bias[oc] (int8_scale = s_in x s_w[oc]), then accumulate, residual,

@@ -209,6 +209,9 @@ struct Plan {
                 free["\(s.cb)x\(s.h)x\(s.w)", default: []].append(offset[d])
             }
         }
+        if precision == .int8 && hr_int8_kernel(kernels) == Int32(HR_INT8_VNNI) {
+            try Plan.fuseUint8Outputs(graph: g, ops: &planned, shape: shape, reserve: reserve, tooLarge: tooLarge)
+        }
         // Winograd scratch, shared by all Winograd ops (each uses it only while it runs). A slot
         // holds one, for the thread that runs a crop alone in it; a team splitting layers uses
         // one per thread after all slots (never inside a slot: other slots' zero borders must
@@ -234,10 +237,13 @@ struct Plan {
                 planned[i].bf16_copy = Int64(copyAt)
             }
         }
-        // The uint8 copy of an INT8 convolution's input, shared by all of them.
-        if int8CopyFloats > 0 {
+        // The uint8 copy of an INT8 convolution's input, shared by all of them (but those whose
+        // input's producer writes it, above).
+        if int8CopyFloats > 0 && planned.contains(where: { $0.weights_int8 != nil && $0.in_u8_ready == 0 }) {
             let copyAt = try reserve(int8CopyFloats)
-            for i in planned.indices where planned[i].weights_int8 != nil { planned[i].int8_copy = Int64(copyAt) }
+            for i in planned.indices where planned[i].weights_int8 != nil && planned[i].in_u8_ready == 0 {
+                planned[i].int8_copy = Int64(copyAt)
+            }
         }
         self.ownWeights = PlanWeights(bf16: bf16Weights, fp32: directCopies, int8: int8Convs)
         self.convOf = convOf
@@ -254,6 +260,73 @@ struct Plan {
         self.arenaFloats = arena
         self.input = try desc(g.input)
         self.output = try desc(g.output)
+    }
+
+    /// INT8 sessions whose epilogues write uint8 (the AVX-512 and plain ones: the VNNI kernel's
+    /// sets): the last op writing a tensor that INT8 convolutions read also stores its uint8
+    /// codes, so those convolutions skip quantizing it (a pass over the FP32 tensor and a barrier
+    /// each), and its FP32 store is skipped when nothing else reads it (a basic block's first
+    /// convolution). The codes are the ones the convolution's own pass would make
+    /// (hr_quantize_u8 of the same float), so the results are bit-equal.
+    ///
+    /// A tensor qualifies when every INT8 reader quantizes it with the same factor (they share its
+    /// calibration range) and all readers come after its last writer. Its uint8 copy lives in the
+    /// slot from that writer to its last INT8 reader; copies of one shape share memory, like the
+    /// FP32 tensors, so the zero borders (never written) stay zero.
+    private static func fuseUint8Outputs(graph g: Graph, ops planned: inout [hr_op], shape: (Int) -> (cb: Int, h: Int, w: Int),
+                                         reserve: (Int) throws -> Int, tooLarge: HRNetError) throws {
+        let n = g.tensors.count
+        var lastWriter = [Int](repeating: -1, count: n)
+        var int8Readers = [[Int]](repeating: [], count: n)
+        var fp32Read = [Bool](repeating: false, count: n)
+        var firstRead = [Int](repeating: Int.max, count: n)
+        for (i, op) in g.ops.enumerated() {
+            lastWriter[op.output] = i
+            var reads = op.ups.map(\.tensor)
+            if let r = op.residual { reads.append(r) }
+            for r in reads { fp32Read[r] = true }
+            if op.kind == .conv {
+                reads.append(op.input)
+                if planned[i].weights_int8 != nil { int8Readers[op.input].append(i) } else { fp32Read[op.input] = true }
+            }
+            for r in reads { firstRead[r] = min(firstRead[r], i) }
+        }
+        fp32Read[g.output] = true
+        var fused = [Bool](repeating: false, count: n)
+        var freeAfter: [Int: [Int]] = [:]
+        for x in 0..<n where !int8Readers[x].isEmpty && lastWriter[x] >= 0 && firstRead[x] > lastWriter[x] {
+            let inv = planned[int8Readers[x][0]].int8_inv
+            guard inv > 0, int8Readers[x].allSatisfy({ planned[$0].int8_inv.bitPattern == inv.bitPattern }) else { continue }
+            fused[x] = true
+            freeAfter[int8Readers[x].max()!, default: []].append(x)
+        }
+        var offset = [Int](repeating: -1, count: n)
+        var free: [String: [Int]] = [:]
+        for i in g.ops.indices {
+            let x = g.ops[i].output
+            if fused[x] && lastWriter[x] == i {
+                let s = shape(x)
+                let key = "\(s.cb)x\(s.h)x\(s.w)"
+                if let o = free[key]?.popLast() {
+                    offset[x] = o
+                } else {
+                    let bytes = try checkedProduct(s.cb, s.h + 2, s.w + 2, 16, or: tooLarge)
+                    offset[x] = try reserve((bytes + 3) / 4)
+                }
+                planned[i].out_u8 = Int64(offset[x])
+                planned[i].out_u8_inv = planned[int8Readers[x][0]].int8_inv
+                planned[i].out_skip_fp32 = fp32Read[x] ? 0 : 1
+                for r in int8Readers[x] {
+                    planned[r].int8_copy = Int64(offset[x])
+                    planned[r].in_u8_ready = 1
+                }
+            }
+            // Freed after the op's own output was placed: an op never writes the copy it reads.
+            for d in freeAfter[i] ?? [] {
+                let s = shape(d)
+                free["\(s.cb)x\(s.h)x\(s.w)", default: []].append(offset[d])
+            }
+        }
     }
 
 }
