@@ -263,10 +263,10 @@ conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int o
     for (int b = 0; b < B; b++) {
         const int cb = ocb0 + b;
         const __m512 sc = _mm512_loadu_ps(op->int8_scale + cb * 16), bias = _mm512_loadu_ps(op->bias + cb * 16);
-        float *o = hr_at(arena, &op->out, cb, oy, ox0);
+        __m512 v[14];
 #pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++)
-            hr_epilogue_store(op, arena, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[b][t]), sc, bias), o + t * 16, cb, oy, ox0 + t);
+        for (int t = 0; t < T; t++) v[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[b][t]), sc, bias);
+        hr_epilogue_run(op, arena, v, cb, oy, ox0, T);
     }
 }
 

@@ -29,6 +29,34 @@ hr_epilogue_store(const hr_op *op, float *arena, __m512 v, float *o, int cb, int
     if (!op->out_skip_fp32) _mm512_storeu_ps(o, v);
 }
 
+/* hr_epilogue_store for T consecutive pixels ox0.. of block cb, row oy (v: values plus bias),
+ * with the op's fields read and the row addresses computed once: the vector stores may alias
+ * anything, so per-pixel code reloads every field of op after each one. */
+static inline __attribute__((always_inline)) void
+hr_epilogue_run(const hr_op *op, float *arena, __m512 *v, int cb, int oy, int ox0, const int T) {
+    const int accumulate = op->accumulate, relu = op->relu, n_up = op->n_up, skip = op->out_skip_fp32;
+    const float inv = op->out_u8_inv;
+    float *o = hr_at(arena, &op->out, cb, oy, ox0);
+    const float *r = op->res.off >= 0 ? hr_at(arena, &op->res, cb, oy, ox0) : 0;
+    uint8_t *u = inv > 0 ? hr_at_u8(arena, op, cb, oy, ox0) : 0;
+    const __m512 vinv = _mm512_set1_ps(inv);
+#pragma clang loop unroll(full)
+    for (int t = 0; t < T; t++) {
+        if (accumulate) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(o + t * 16));
+        if (r) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(r + t * 16));
+    }
+    for (int k = 0; k < n_up; k++) {
+        const int f = op->up_f[k];
+        for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(hr_at(arena, &op->up[k], cb, oy / f, (ox0 + t) / f)));
+    }
+#pragma clang loop unroll(full)
+    for (int t = 0; t < T; t++) {
+        if (relu) v[t] = _mm512_max_ps(v[t], _mm512_setzero_ps());
+        if (u) _mm_storeu_si128((__m128i *)(u + t * 16), hr_quantize_u8x16(v[t], vinv));
+        if (!skip) _mm512_storeu_ps(o + t * 16, v[t]);
+    }
+}
+
 /* The B x T register tile at output blocks ocb0.., row oy, pixels ox0..: bias, then the above. */
 static inline __attribute__((always_inline)) void
 hr_epilogue_tile(const hr_op *op, float *arena, __m512 acc[4][14], int ocb0, int oy, int ox0, const int B, const int T) {
@@ -36,10 +64,10 @@ hr_epilogue_tile(const hr_op *op, float *arena, __m512 acc[4][14], int ocb0, int
     for (int b = 0; b < B; b++) {
         const int cb = ocb0 + b;
         const __m512 bias = _mm512_loadu_ps(op->bias + cb * 16);
-        float *o = hr_at(arena, &op->out, cb, oy, ox0);
+        __m512 v[14];
 #pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++)
-            hr_epilogue_store(op, arena, _mm512_add_ps(acc[b][t], bias), o + t * 16, cb, oy, ox0 + t);
+        for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(acc[b][t], bias);
+        hr_epilogue_run(op, arena, v, cb, oy, ox0, T);
     }
 }
 #endif
