@@ -22,7 +22,7 @@
 #if HR_X86
 #include <immintrin.h>
 
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #include "epilogue_avx2.h"
 
 /* XREG selects the second form above (broadcasts kept, weights streamed). */

@@ -13,14 +13,14 @@
  *
  * Register tile as the FP32 AVX2 kernel (conv_avx2.c): B output blocks x T pixels of one row,
  * 2*B*T ymm int32 accumulators, T <= 6, 3, 2, 1 for B = 1..4; weights are memory operands.
- * Compiled for avx2,fma only.
+ * Compiled for avx2,fma,f16c only (F16C for the epilogue's half-rounded residuals).
  */
 #include "internal.h"
 #include "hrnet_kernels_int8.h"
 #if HR_X86
 #include <immintrin.h>
 
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #include "epilogue_avx2.h"
 
 typedef int32_t __attribute__((may_alias, aligned(1))) hr_quad32_t;

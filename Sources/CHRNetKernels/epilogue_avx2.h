@@ -1,6 +1,6 @@
 /* The fused epilogue of the AVX2 kernels (direct convolutions and Winograd's output transform):
  * 16 channels = two ymm halves (lanes 0-7, 8-15). Include it only inside a
- * `#pragma clang attribute push(target("avx2,fma"))` region (conv_avx2.c): these functions take
+ * `#pragma clang attribute push(target("avx2,fma,f16c"))` region (conv_avx2.c): these functions take
  * their target from it. */
 #ifndef HRNET_EPILOGUE_AVX2_H
 #define HRNET_EPILOGUE_AVX2_H
@@ -17,9 +17,15 @@ hr_epilogue_store_avx2(const hr_op *op, float *arena, __m256 v0, __m256 v1, floa
         v1 = _mm256_add_ps(v1, _mm256_loadu_ps(o + 8));
     }
     if (op->res.off >= 0) {
+        /* (res_f16_mode 1, a half copy, is only planned on sets with AVX-512 epilogues.) */
         const float *r = hr_at(arena, &op->res, cb, oy, ox);
-        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(r));
-        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(r + 8));
+        __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + 8);
+        if (op->res_f16_mode == 2) {   /* rounded to IEEE half, nearest even (F16C) */
+            r0 = _mm256_cvtph_ps(_mm256_cvtps_ph(r0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            r1 = _mm256_cvtph_ps(_mm256_cvtps_ph(r1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+        v0 = _mm256_add_ps(v0, r0);
+        v1 = _mm256_add_ps(v1, r1);
     }
     for (int u = 0; u < op->n_up; u++) {
         const int f = op->up_f[u];

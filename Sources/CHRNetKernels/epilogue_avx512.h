@@ -12,13 +12,28 @@ static inline __attribute__((always_inline)) __m128i hr_quantize_u8x16(__m512 v,
     return _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(x));
 }
 
+/* IEEE halves, nearest even (hr_f32_to_f16), and back. */
+static inline __attribute__((always_inline)) __m256i hr_to_f16x16(__m512 v) {
+    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+static inline __attribute__((always_inline)) __m512 hr_load_f16x16(const uint16_t *p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+/* An FP32 residual as the op adds it (res_f16_mode 2: rounded to half first). */
+static inline __attribute__((always_inline)) __m512 hr_residual16(const hr_op *op, __m512 r) {
+    return op->res_f16_mode == 2 ? _mm512_cvtph_ps(hr_to_f16x16(r)) : r;
+}
+
 /* v (the convolution's value plus bias) + previous output at o (accumulate) + residual +
  * upsampled tensors, ReLU, stored at o (unless out_skip_fp32) and as uint8 codes in out_u8 (if
  * out_u8_inv > 0): one output vector of pixel (cb, oy, ox). */
 static inline __attribute__((always_inline)) void
 hr_epilogue_store(const hr_op *op, float *arena, __m512 v, float *o, int cb, int oy, int ox) {
     if (op->accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(o));
-    if (op->res.off >= 0) v = _mm512_add_ps(v, _mm512_loadu_ps(hr_at(arena, &op->res, cb, oy, ox)));
+    if (op->res_f16_mode == 1)
+        v = _mm512_add_ps(v, hr_load_f16x16(hr_at_f16_of(arena, &op->res, op->res_f16, cb, oy, ox)));
+    else if (op->res.off >= 0)
+        v = _mm512_add_ps(v, hr_residual16(op, _mm512_loadu_ps(hr_at(arena, &op->res, cb, oy, ox))));
     for (int u = 0; u < op->n_up; u++) {
         const int f = op->up_f[u];
         v = _mm512_add_ps(v, _mm512_loadu_ps(hr_at(arena, &op->up[u], cb, oy / f, ox / f)));
@@ -26,6 +41,8 @@ hr_epilogue_store(const hr_op *op, float *arena, __m512 v, float *o, int cb, int
     if (op->relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
     if (op->out_u8_inv > 0)
         _mm_storeu_si128((__m128i *)hr_at_u8(arena, op, cb, oy, ox), hr_quantize_u8x16(v, _mm512_set1_ps(op->out_u8_inv)));
+    if (op->out_f16_on)
+        _mm256_storeu_si256((__m256i *)hr_at_f16_of(arena, &op->out, op->out_f16, cb, oy, ox), hr_to_f16x16(v));
     if (!op->out_skip_fp32) _mm512_storeu_ps(o, v);
 }
 
@@ -37,13 +54,20 @@ hr_epilogue_run(const hr_op *op, float *arena, __m512 *v, int cb, int oy, int ox
     const int accumulate = op->accumulate, relu = op->relu, n_up = op->n_up, skip = op->out_skip_fp32;
     const float inv = op->out_u8_inv;
     float *o = hr_at(arena, &op->out, cb, oy, ox0);
-    const float *r = op->res.off >= 0 ? hr_at(arena, &op->res, cb, oy, ox0) : 0;
+    const int rmode = op->res_f16_mode;
+    const float *r = rmode != 1 && op->res.off >= 0 ? hr_at(arena, &op->res, cb, oy, ox0) : 0;
+    const uint16_t *rh = rmode == 1 ? hr_at_f16_of(arena, &op->res, op->res_f16, cb, oy, ox0) : 0;
     uint8_t *u = inv > 0 ? hr_at_u8(arena, op, cb, oy, ox0) : 0;
+    uint16_t *h = op->out_f16_on ? hr_at_f16_of(arena, &op->out, op->out_f16, cb, oy, ox0) : 0;
     const __m512 vinv = _mm512_set1_ps(inv);
 #pragma clang loop unroll(full)
     for (int t = 0; t < T; t++) {
         if (accumulate) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(o + t * 16));
-        if (r) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(r + t * 16));
+        if (r) {
+            const __m512 x = _mm512_loadu_ps(r + t * 16);
+            v[t] = _mm512_add_ps(v[t], rmode == 2 ? _mm512_cvtph_ps(hr_to_f16x16(x)) : x);
+        }
+        if (rh) v[t] = _mm512_add_ps(v[t], hr_load_f16x16(rh + t * 16));
     }
     for (int k = 0; k < n_up; k++) {
         const int f = op->up_f[k];
@@ -53,6 +77,7 @@ hr_epilogue_run(const hr_op *op, float *arena, __m512 *v, int cb, int oy, int ox
     for (int t = 0; t < T; t++) {
         if (relu) v[t] = _mm512_max_ps(v[t], _mm512_setzero_ps());
         if (u) _mm_storeu_si128((__m128i *)(u + t * 16), hr_quantize_u8x16(v[t], vinv));
+        if (h) _mm256_storeu_si256((__m256i *)(h + t * 16), hr_to_f16x16(v[t]));
         if (!skip) _mm512_storeu_ps(o + t * 16, v[t]);
     }
 }

@@ -11,7 +11,12 @@
 static inline __attribute__((always_inline)) void
 epilogue_q(const hr_op *op, float *arena, float32x4_t v, float *o, int cb, int oy, int ox, int q) {
     if (op->accumulate) v = vaddq_f32(v, vld1q_f32(o));
-    if (op->res.off >= 0) v = vaddq_f32(v, vld1q_f32(hr_at(arena, &op->res, cb, oy, ox) + 4 * q));
+    if (op->res.off >= 0) {
+        /* (res_f16_mode 1, a half copy, is only planned on sets with AVX-512 epilogues.) */
+        float32x4_t r = vld1q_f32(hr_at(arena, &op->res, cb, oy, ox) + 4 * q);
+        if (op->res_f16_mode == 2) r = vcvt_f32_f16(vcvt_f16_f32(r));   /* IEEE half, nearest even */
+        v = vaddq_f32(v, r);
+    }
     for (int u = 0; u < op->n_up; u++) {
         const int f = op->up_f[u];
         v = vaddq_f32(v, vld1q_f32(hr_at(arena, &op->up[u], cb, oy / f, ox / f) + 4 * q));

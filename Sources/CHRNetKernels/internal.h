@@ -27,6 +27,47 @@ static inline uint8_t hr_quantize_u8(float v, float inv) {
     return (uint8_t)(int32_t)x;
 }
 
+/* Address of pixel (y, x) of block cb of an FP16 copy of tensor t at arena offset f16 (floats). */
+static inline uint16_t *hr_at_f16_of(float *base, const hr_tensor *t, int64_t f16, int cb, int y, int x) {
+    return (uint16_t *)(base + f16) + (((int64_t)cb * (t->h + 2) + (y + 1)) * (t->w + 2) + (x + 1)) * 16;
+}
+
+/* IEEE half of a float, round to nearest even, as vcvtps2ph with that rounding (and F16C, and
+ * aarch64's fcvt): overflow to infinity, subnormal halves, NaN stays a quiet NaN (payload's top
+ * bits kept). */
+static inline uint16_t hr_f32_to_f16(float f) {
+    union { float f; uint32_t u; } c = {f};
+    const uint32_t x = c.u, sign = (x >> 16) & 0x8000u, absx = x & 0x7FFFFFFFu;
+    if (absx > 0x7F800000u) return (uint16_t)(sign | 0x7E00u | ((absx >> 13) & 0x3FFu));  /* NaN */
+    if (absx >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u);   /* rounds past 65504: infinity */
+    if (absx < 0x38800000u) {                                       /* half subnormal or zero */
+        if (absx < 0x33000000u) return (uint16_t)sign;              /* below half the smallest: 0 */
+        const uint32_t e = absx >> 23, m = (absx & 0x7FFFFFu) | 0x800000u;
+        const uint32_t shift = 126 - e;                             /* 14..24 */
+        uint32_t h = m >> shift;
+        const uint32_t rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+        if (rem > halfway || (rem == halfway && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((absx >> 13) - (112u << 10));                     /* rebias 127 -> 15 */
+    const uint32_t rem = absx & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+/* The float of an IEEE half (exact). */
+static inline float hr_f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+    union { uint32_t u; float f; } c;
+    if (e == 0x1F) c.u = sign | 0x7F800000u | (m << 13);
+    else if (e != 0) c.u = sign | ((e + 112u) << 23) | (m << 13);
+    else {
+        c.f = (float)m * (1.0f / 16777216.0f);   /* m x 2^-24, exact */
+        c.u |= sign;
+    }
+    return c.f;
+}
+
 /* The fused epilogue for the 16 lanes of output pixel (cb, oy, ox), given the convolution's
  * values plus bias in v: + previous output (accumulate), + residual, + upsampled tensors, ReLU,
  * stored at o. The plain form of epilogue_avx512.h, shared by every plain kernel; the 16-lane
@@ -34,9 +75,15 @@ static inline uint8_t hr_quantize_u8(float v, float inv) {
 static inline void hr_epilogue16(const hr_op *op, float *arena, float *restrict v, float *restrict o, int cb, int oy,
                                  int ox) {
     if (op->accumulate) for (int l = 0; l < 16; l++) v[l] += o[l];
-    if (op->res.off >= 0) {
+    if (op->res_f16_mode == 1) {
+        const uint16_t *r = hr_at_f16_of(arena, &op->res, op->res_f16, cb, oy, ox);
+        for (int l = 0; l < 16; l++) v[l] += hr_f16_to_f32(r[l]);
+    } else if (op->res.off >= 0) {
         const float *r = hr_at(arena, &op->res, cb, oy, ox);
-        for (int l = 0; l < 16; l++) v[l] += r[l];
+        if (op->res_f16_mode == 2)
+            for (int l = 0; l < 16; l++) v[l] += hr_f16_to_f32(hr_f32_to_f16(r[l]));
+        else
+            for (int l = 0; l < 16; l++) v[l] += r[l];
     }
     for (int u = 0; u < op->n_up; u++) {
         const int f = op->up_f[u];
@@ -48,6 +95,10 @@ static inline void hr_epilogue16(const hr_op *op, float *arena, float *restrict 
     if (op->out_u8_inv > 0) {
         uint8_t *u = hr_at_u8(arena, op, cb, oy, ox);
         for (int l = 0; l < 16; l++) u[l] = hr_quantize_u8(v[l], op->out_u8_inv);
+    }
+    if (op->out_f16_on) {
+        uint16_t *h = hr_at_f16_of(arena, &op->out, op->out_f16, cb, oy, ox);
+        for (int l = 0; l < 16; l++) h[l] = hr_f32_to_f16(v[l]);
     }
     if (!op->out_skip_fp32)
         for (int l = 0; l < 16; l++) o[l] = v[l];

@@ -255,8 +255,10 @@ final class KernelInt8Tests: XCTestCase {
             }
         }
         // avx512 (VNNI) plans fuse: producers write the uint8 copies their INT8 readers use and
-        // skip FP32 stores nobody reads. The same plan with that undone (every INT8 convolution
-        // quantizes its FP32 input itself, every producer stores FP32) gives the same bits.
+        // the half copies residual adds read, and skip FP32 stores nobody reads. The same plan
+        // with that undone (every INT8 convolution quantizes its FP32 input itself, every
+        // producer stores FP32, residuals are rounded to half as they are read) gives the same
+        // bits.
         if hr_cpu_has_avx512vnni() != 0 {
             let s = try Session(model: model, inputHeight: 128, inputWidth: 96, threads: 2, precision: .int8, kernels: .avx512, calibration: cal)
             let ready = s.plan.ops.filter { $0.in_u8_ready != 0 }.count
@@ -264,8 +266,11 @@ final class KernelInt8Tests: XCTestCase {
             XCTAssertGreaterThan(ready, s.plan.ops.filter { $0.weights_int8 != nil }.count * 3 / 4, "most INT8 inputs come from their producers")
             XCTAssertGreaterThan(skipped, 0, "some FP32 stores are skipped")
             let unfused = s.plan.ops.map { op -> hr_op in
-                var o = op; o.out_u8_inv = 0; o.out_skip_fp32 = 0; o.in_u8_ready = 0; return o
+                var o = op; o.out_u8_inv = 0; o.out_skip_fp32 = 0; o.in_u8_ready = 0; o.out_f16_on = 0
+                if o.res_f16_mode == 1 { o.res_f16_mode = 2 }
+                return o
             }
+            XCTAssertGreaterThan(s.plan.ops.filter { $0.res_f16_mode == 1 }.count, 0, "residuals read half copies")
             let fusedOut = run(s, s.plan.ops)
             XCTAssertEqual(fusedOut, run(s, unfused), "fused uint8 outputs change no bit")
             XCTAssertEqual(fusedOut, heatmaps[0])

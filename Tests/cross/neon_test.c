@@ -366,6 +366,7 @@ static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow
     op.in = tensor(&off, icb, oh * s, ow * s);
     op.out = tensor(&off, ocb, oh, ow);
     op.res = res ? tensor(&off, ocb, oh, ow) : (hr_tensor){-1, 0, 0, 0};
+    op.res_f16_mode = res == 2 ? 2 : 0;   /* res 2: the residual rounded to IEEE half first */
     const int64_t tensors = off, copy_floats = ((int64_t)hr_int8_tensor_bytes(&op.in) + 3) / 4;
     op.int8_copy = tensors;
     const int64_t total = tensors + copy_floats;
@@ -427,6 +428,7 @@ static void int8_cases(int quick) {
     int n = 0;
     int8_case(n++, 64, 64, 3, 1, 2, 48, 1, 0, 0);   /* W32-like branch conv at 256x192 */
     int8_case(n++, 32, 32, 3, 1, 2, 13, 1, 1, 0);
+    int8_case(n++, 32, 48, 3, 1, 2, 13, 1, 2, 0);   /* residual rounded to half (INT8 plans) */
     int8_case(n++, 256, 64, 1, 1, 1, 48, 1, 0, 0);
     int8_case(n++, 64, 128, 3, 2, 1, 24, 1, 0, 1);
     int8_case(n++, 17, 48, 3, 1, 2, 7, 0, 1, 1);    /* a partial input block and quad */

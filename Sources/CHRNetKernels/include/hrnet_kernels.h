@@ -105,6 +105,13 @@ typedef struct hr_op {
     float out_u8_inv;
     int32_t out_skip_fp32;
     int32_t in_u8_ready;
+    /* INT8 mode, residuals in FP16 (hrnet_kernels_int8.h): out_f16_on = the epilogue also stores
+     * its output rounded to IEEE half (nearest even) at arena offset out_f16 (floats), a tensor of
+     * out's shape with 2 bytes per element; res_f16_mode: 0 = the residual is res's FP32 values,
+     * 1 = it is read from res's half copy at res_f16, 2 = res's FP32 values rounded to half (the
+     * same numbers, for kernels whose producers do not write the copy). */
+    int64_t out_f16, res_f16;
+    int32_t out_f16_on, res_f16_mode;
 } hr_op;
 
 /** Scratch floats one thread needs for an HR_OP_WINOGRAD op. */

@@ -209,8 +209,9 @@ struct Plan {
                 free["\(s.cb)x\(s.h)x\(s.w)", default: []].append(offset[d])
             }
         }
-        if precision == .int8 && hr_int8_kernel(kernels) == Int32(HR_INT8_VNNI) {
-            try Plan.fuseUint8Outputs(graph: g, ops: &planned, shape: shape, reserve: reserve, tooLarge: tooLarge)
+        if precision == .int8 {
+            try Plan.int8DataFlow(graph: g, ops: &planned, fuse: hr_int8_kernel(kernels) == Int32(HR_INT8_VNNI),
+                                  shape: shape, reserve: reserve, tooLarge: tooLarge)
         }
         // Winograd scratch, shared by all Winograd ops (each uses it only while it runs). A slot
         // holds one, for the thread that runs a crop alone in it; a team splitting layers uses
@@ -262,29 +263,36 @@ struct Plan {
         self.output = try desc(g.output)
     }
 
-    /// INT8 sessions whose epilogues write uint8 (the AVX-512 and plain ones: the VNNI kernel's
-    /// sets): the last op writing a tensor that INT8 convolutions read also stores its uint8
-    /// codes, so those convolutions skip quantizing it (a pass over the FP32 tensor and a barrier
-    /// each), and its FP32 store is skipped when nothing else reads it (a basic block's first
-    /// convolution). The codes are the ones the convolution's own pass would make
-    /// (hr_quantize_u8 of the same float), so the results are bit-equal.
+    /// The data flow of an INT8 plan around its INT8 convolutions.
     ///
-    /// A tensor qualifies when every INT8 reader quantizes it with the same factor (they share its
-    /// calibration range) and all readers come after its last writer. Its uint8 copy lives in the
-    /// slot from that writer to its last INT8 reader; copies of one shape share memory, like the
-    /// FP32 tensors, so the zero borders (never written) stay zero.
-    private static func fuseUint8Outputs(graph g: Graph, ops planned: inout [hr_op], shape: (Int) -> (cb: Int, h: Int, w: Int),
-                                         reserve: (Int) throws -> Int, tooLarge: HRNetError) throws {
+    /// A tensor qualifies when every INT8 convolution reading it quantizes it with the same factor
+    /// (they share its calibration range) and all its readers come after its last writer. Then:
+    /// - Residual adds of a qualifying tensor (the basic and bottleneck blocks' skip connections)
+    ///   add it rounded to IEEE half (11 significant bits; measured on the demo model: no change
+    ///   in AP or in the joints' agreement with FP32, see README "INT8"), on every kernel set,
+    ///   so INT8 results stay identical across sets.
+    /// - `fuse` (the sets whose epilogues write copies: the AVX-512 and plain ones, i.e. the VNNI
+    ///   kernel's set): the last op writing the tensor also stores its uint8 codes, so its INT8
+    ///   readers skip quantizing it (a pass over the FP32 tensor and a barrier each), and its
+    ///   half copy when residuals read it, which they then read (2 bytes an element instead of
+    ///   4); the FP32 store is skipped when nothing else reads it (ups, FP32 layers, the output).
+    ///   The codes are the ones the reader's own pass would make (hr_quantize_u8 of the same
+    ///   float), the halves the ones res_f16_mode 2 makes: results are bit-equal either way.
+    /// Copies live in the slot from that writer to their last reader; copies of one shape and
+    /// kind share memory, like the FP32 tensors, so the zero borders (never written) stay zero.
+    private static func int8DataFlow(graph g: Graph, ops planned: inout [hr_op], fuse: Bool, shape: (Int) -> (cb: Int, h: Int, w: Int),
+                                     reserve: (Int) throws -> Int, tooLarge: HRNetError) throws {
         let n = g.tensors.count
         var lastWriter = [Int](repeating: -1, count: n)
         var int8Readers = [[Int]](repeating: [], count: n)
+        var residualReaders = [[Int]](repeating: [], count: n)
         var fp32Read = [Bool](repeating: false, count: n)
         var firstRead = [Int](repeating: Int.max, count: n)
         for (i, op) in g.ops.enumerated() {
             lastWriter[op.output] = i
             var reads = op.ups.map(\.tensor)
-            if let r = op.residual { reads.append(r) }
             for r in reads { fp32Read[r] = true }
+            if let r = op.residual { reads.append(r); residualReaders[r].append(i) }
             if op.kind == .conv {
                 reads.append(op.input)
                 if planned[i].weights_int8 != nil { int8Readers[op.input].append(i) } else { fp32Read[op.input] = true }
@@ -292,39 +300,55 @@ struct Plan {
             for r in reads { firstRead[r] = min(firstRead[r], i) }
         }
         fp32Read[g.output] = true
-        var fused = [Bool](repeating: false, count: n)
-        var freeAfter: [Int: [Int]] = [:]
+        var qualifies = [Bool](repeating: false, count: n)
+        var freeAfter: [Int: [(tensor: Int, half: Bool)]] = [:]
         for x in 0..<n where !int8Readers[x].isEmpty && lastWriter[x] >= 0 && firstRead[x] > lastWriter[x] {
             let inv = planned[int8Readers[x][0]].int8_inv
             guard inv > 0, int8Readers[x].allSatisfy({ planned[$0].int8_inv.bitPattern == inv.bitPattern }) else { continue }
-            fused[x] = true
-            freeAfter[int8Readers[x].max()!, default: []].append(x)
+            qualifies[x] = true
+            if fuse {
+                freeAfter[int8Readers[x].max()!, default: []].append((x, false))
+                if let last = residualReaders[x].max() { freeAfter[last, default: []].append((x, true)) }
+            } else {
+                for r in residualReaders[x] { planned[r].res_f16_mode = 2 }
+            }
         }
-        var offset = [Int](repeating: -1, count: n)
+        for x in 0..<n where !qualifies[x] && !residualReaders[x].isEmpty { fp32Read[x] = true }
+        guard fuse else { return }
+        var u8At = [Int](repeating: -1, count: n), halfAt = [Int](repeating: -1, count: n)
         var free: [String: [Int]] = [:]
+        func place(_ x: Int, half: Bool) throws -> Int {
+            let s = shape(x)
+            let key = "\(half ? "f16" : "u8"):\(s.cb)x\(s.h)x\(s.w)"
+            if let o = free[key]?.popLast() { return o }
+            let bytes = try checkedProduct(s.cb, s.h + 2, s.w + 2, half ? 32 : 16, or: tooLarge)
+            return try reserve((bytes + 3) / 4)
+        }
         for i in g.ops.indices {
             let x = g.ops[i].output
-            if fused[x] && lastWriter[x] == i {
-                let s = shape(x)
-                let key = "\(s.cb)x\(s.h)x\(s.w)"
-                if let o = free[key]?.popLast() {
-                    offset[x] = o
-                } else {
-                    let bytes = try checkedProduct(s.cb, s.h + 2, s.w + 2, 16, or: tooLarge)
-                    offset[x] = try reserve((bytes + 3) / 4)
-                }
-                planned[i].out_u8 = Int64(offset[x])
+            if qualifies[x] && lastWriter[x] == i {
+                u8At[x] = try place(x, half: false)
+                planned[i].out_u8 = Int64(u8At[x])
                 planned[i].out_u8_inv = planned[int8Readers[x][0]].int8_inv
                 planned[i].out_skip_fp32 = fp32Read[x] ? 0 : 1
                 for r in int8Readers[x] {
-                    planned[r].int8_copy = Int64(offset[x])
+                    planned[r].int8_copy = Int64(u8At[x])
                     planned[r].in_u8_ready = 1
                 }
+                if !residualReaders[x].isEmpty {
+                    halfAt[x] = try place(x, half: true)
+                    planned[i].out_f16 = Int64(halfAt[x])
+                    planned[i].out_f16_on = 1
+                    for r in residualReaders[x] {
+                        planned[r].res_f16 = Int64(halfAt[x])
+                        planned[r].res_f16_mode = 1
+                    }
+                }
             }
-            // Freed after the op's own output was placed: an op never writes the copy it reads.
-            for d in freeAfter[i] ?? [] {
+            // Freed after the op's own output was placed: an op never writes a copy it reads.
+            for (d, half) in freeAfter[i] ?? [] {
                 let s = shape(d)
-                free["\(s.cb)x\(s.h)x\(s.w)", default: []].append(offset[d])
+                free["\(half ? "f16" : "u8"):\(s.cb)x\(s.h)x\(s.w)", default: []].append(half ? halfAt[d] : u8At[d])
             }
         }
     }
