@@ -120,7 +120,7 @@ public final class Session {
             let label: String
             var macs = 0.0
             if op.kind == Int32(HR_OP_CONV) {
-                label = "conv\(op.weights_bf16 != nil ? "-bf16" : op.weights_int8 != nil ? "-int8" : "")\(op.k)x\(op.k) s\(op.stride) \(op.in_c)->\(op.out.cb * 16) @\(op.out.h)x\(op.out.w)\(op.n_up > 0 ? " +up" : "")"
+                label = "conv\(op.weights_bf16 != nil ? "-bf16 " : op.weights_int8 != nil ? "-int8 " : "")\(op.k)x\(op.k) s\(op.stride) \(op.in_c)->\(op.out.cb * 16) @\(op.out.h)x\(op.out.w)\(op.n_up > 0 ? " +up" : "")"
                 macs = Double(op.in_c) * Double(op.out.cb * 16) * Double(op.k * op.k) * Double(op.out.h * op.out.w)
             } else if op.kind == Int32(HR_OP_WINOGRAD) {
                 label = "wino\(op.weights_bf16 != nil ? "-bf16" : "")3x3 \(op.in_c)->\(op.out.cb * 16) @\(op.out.h)x\(op.out.w)\(op.n_up > 0 ? " +up" : "")"
