@@ -227,16 +227,6 @@ conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int o
 #pragma clang loop unroll(full)
         for (int t = 0; t < T; t++) acc[b][t] = _mm512_setzero_si512();
 
-    /* The residual this tile's epilogue adds is often in L3 (a tensor the size of the output,
-     * written layers ago): prefetched now, its loads do not stall the epilogue. */
-    if (op->res.off >= 0 && op->res_f16_mode != 1) {
-#pragma clang loop unroll(full)
-        for (int b = 0; b < B; b++) {
-            const char *r = (const char *)hr_at(arena, &op->res, ocb0 + b, oy, ox0);
-#pragma clang loop unroll(full)
-            for (int t = 0; t < T; t++) _mm_prefetch(r + t * 64, _MM_HINT_T0);
-        }
-    }
     for (int icb = 0; icb < icbN; icb++) {
         int nic = op->in_c - icb * 16;
         if (nic > 16) nic = 16;

@@ -51,35 +51,47 @@ hr_epilogue_store(const hr_op *op, float *arena, __m512 v, float *o, int cb, int
  * anything, so per-pixel code reloads every field of op after each one. */
 static inline __attribute__((always_inline)) void
 hr_epilogue_run(const hr_op *op, float *arena, __m512 *v, int cb, int oy, int ox0, const int T) {
-    const int accumulate = op->accumulate, relu = op->relu, n_up = op->n_up, skip = op->out_skip_fp32;
+    const int n_up = op->n_up, rmode = op->res_f16_mode;
     const float inv = op->out_u8_inv;
     float *o = hr_at(arena, &op->out, cb, oy, ox0);
-    const int rmode = op->res_f16_mode;
-    const float *r = rmode != 1 && op->res.off >= 0 ? hr_at(arena, &op->res, cb, oy, ox0) : 0;
-    const uint16_t *rh = rmode == 1 ? hr_at_f16_of(arena, &op->res, op->res_f16, cb, oy, ox0) : 0;
-    uint8_t *u = inv > 0 ? hr_at_u8(arena, op, cb, oy, ox0) : 0;
-    uint16_t *h = op->out_f16_on ? hr_at_f16_of(arena, &op->out, op->out_f16, cb, oy, ox0) : 0;
-    const __m512 vinv = _mm512_set1_ps(inv);
+    /* One loop per feature, each branch taken once per row of the tile. */
+    if (op->accumulate)
 #pragma clang loop unroll(full)
-    for (int t = 0; t < T; t++) {
-        if (accumulate) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(o + t * 16));
-        if (r) {
-            const __m512 x = _mm512_loadu_ps(r + t * 16);
-            v[t] = _mm512_add_ps(v[t], rmode == 2 ? _mm512_cvtph_ps(hr_to_f16x16(x)) : x);
-        }
-        if (rh) v[t] = _mm512_add_ps(v[t], hr_load_f16x16(rh + t * 16));
+        for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(o + t * 16));
+    if (rmode == 1) {
+        const uint16_t *rh = hr_at_f16_of(arena, &op->res, op->res_f16, cb, oy, ox0);
+#pragma clang loop unroll(full)
+        for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], hr_load_f16x16(rh + t * 16));
+    } else if (op->res.off >= 0) {
+        const float *r = hr_at(arena, &op->res, cb, oy, ox0);
+        if (rmode == 2)
+#pragma clang loop unroll(full)
+            for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], _mm512_cvtph_ps(hr_to_f16x16(_mm512_loadu_ps(r + t * 16))));
+        else
+#pragma clang loop unroll(full)
+            for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(r + t * 16));
     }
     for (int k = 0; k < n_up; k++) {
         const int f = op->up_f[k];
         for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(hr_at(arena, &op->up[k], cb, oy / f, (ox0 + t) / f)));
     }
+    if (op->relu)
 #pragma clang loop unroll(full)
-    for (int t = 0; t < T; t++) {
-        if (relu) v[t] = _mm512_max_ps(v[t], _mm512_setzero_ps());
-        if (u) _mm_storeu_si128((__m128i *)(u + t * 16), hr_quantize_u8x16(v[t], vinv));
-        if (h) _mm256_storeu_si256((__m256i *)(h + t * 16), hr_to_f16x16(v[t]));
-        if (!skip) _mm512_storeu_ps(o + t * 16, v[t]);
+        for (int t = 0; t < T; t++) v[t] = _mm512_max_ps(v[t], _mm512_setzero_ps());
+    const int skip = op->out_skip_fp32;
+    uint16_t *h = op->out_f16_on ? hr_at_f16_of(arena, &op->out, op->out_f16, cb, oy, ox0) : 0;
+    if (inv > 0) {
+        uint8_t *u = hr_at_u8(arena, op, cb, oy, ox0);
+        const __m512 vinv = _mm512_set1_ps(inv);
+#pragma clang loop unroll(full)
+        for (int t = 0; t < T; t++) _mm_storeu_si128((__m128i *)(u + t * 16), hr_quantize_u8x16(v[t], vinv));
     }
+    if (h)
+#pragma clang loop unroll(full)
+        for (int t = 0; t < T; t++) _mm256_storeu_si256((__m256i *)(h + t * 16), hr_to_f16x16(v[t]));
+    if (!skip)
+#pragma clang loop unroll(full)
+        for (int t = 0; t < T; t++) _mm512_storeu_ps(o + t * 16, v[t]);
 }
 
 /* The B x T register tile at output blocks ocb0.., row oy, pixels ox0..: bias, then the above. */

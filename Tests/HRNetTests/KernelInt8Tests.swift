@@ -218,15 +218,17 @@ final class KernelInt8Tests: XCTestCase {
             try calibrator.add(crops: [a, b, c].map { ImageView(data: $0.baseAddress!, width: 96, height: 128) })
         } } }
         let cal = try calibrator.calibration()
-        var input = [Float](repeating: 0, count: 3 * 128 * 96)
+        // Sessions at 256x192: the first stage's 256-channel tensors (3.4 MB) are large enough
+        // for half residuals (Plan.halfResidualBytes); calibration ranges do not depend on size.
+        var input = [Float](repeating: 0, count: 3 * 256 * 192)
         for i in input.indices { r = r &* 6364136223846793005 &+ 1442695040888963407; input[i] = Float(Int(r >> 40) % 4000) / 1000 - 2 }
         // One network pass of `ops` (a session's plan, possibly altered) in the session's arena.
         func run(_ s: Session, _ ops: [hr_op]) -> [Float] {
             let a = s.arena.pointer
-            XCTAssertLessThan(hr_pack_input(input, 3, 128, 96, a + Int(s.plan.input.off)), 0)
+            XCTAssertLessThan(hr_pack_input(input, 3, 256, 192, a + Int(s.plan.input.off)), 0)
             ops.withUnsafeBufferPointer { hr_run($0.baseAddress, Int32($0.count), a, 2, s.kernelSet) }
             var out = [Float](repeating: 0, count: s.heatmapCount)
-            hr_unpack_output(a + Int(s.plan.output.off), Int32(s.joints), 32, 24, &out)
+            hr_unpack_output(a + Int(s.plan.output.off), Int32(s.joints), 64, 48, &out)
             return out
         }
         func maxDiff(_ x: [Float], _ y: [Float]) -> (Float, Float) {
@@ -236,7 +238,7 @@ final class KernelInt8Tests: XCTestCase {
         }
         var heatmaps: [[Float]] = []
         for set in sets {
-            let s = try Session(model: model, inputHeight: 128, inputWidth: 96, threads: 2, precision: .int8, kernels: set, calibration: cal)
+            let s = try Session(model: model, inputHeight: 256, inputWidth: 192, threads: 2, precision: .int8, kernels: set, calibration: cal)
             XCTAssertTrue(s.plan.ops.contains { $0.weights_int8 != nil }, "INT8 layers planned on \(set.name)")
             var out = [Float](repeating: 0, count: s.heatmapCount)
             try s.forward(input: input, batch: 1, output: &out)
@@ -260,7 +262,7 @@ final class KernelInt8Tests: XCTestCase {
         // producer stores FP32, residuals are rounded to half as they are read) gives the same
         // bits.
         if hr_cpu_has_avx512vnni() != 0 {
-            let s = try Session(model: model, inputHeight: 128, inputWidth: 96, threads: 2, precision: .int8, kernels: .avx512, calibration: cal)
+            let s = try Session(model: model, inputHeight: 256, inputWidth: 192, threads: 2, precision: .int8, kernels: .avx512, calibration: cal)
             let ready = s.plan.ops.filter { $0.in_u8_ready != 0 }.count
             let skipped = s.plan.ops.filter { $0.out_skip_fp32 != 0 }.count
             XCTAssertGreaterThan(ready, s.plan.ops.filter { $0.weights_int8 != nil }.count * 3 / 4, "most INT8 inputs come from their producers")

@@ -267,10 +267,10 @@ struct Plan {
     ///
     /// A tensor qualifies when every INT8 convolution reading it quantizes it with the same factor
     /// (they share its calibration range) and all its readers come after its last writer. Then:
-    /// - Residual adds of a qualifying tensor (the basic and bottleneck blocks' skip connections)
-    ///   add it rounded to IEEE half (11 significant bits; measured on the demo model: no change
-    ///   in AP or in the joints' agreement with FP32, see README "INT8"), on every kernel set,
-    ///   so INT8 results stay identical across sets.
+    /// - Residual adds of a qualifying tensor larger than `halfResidualBytes` (the skip
+    ///   connections of the wide high-resolution branches and of the first stage's bottlenecks)
+    ///   add it rounded to IEEE half (11 significant bits), on every kernel set, so INT8 results
+    ///   stay identical across sets.
     /// - `fuse` (the sets whose epilogues write copies: the AVX-512 and plain ones, i.e. the VNNI
     ///   kernel's set): the last op writing the tensor also stores its uint8 codes, so its INT8
     ///   readers skip quantizing it (a pass over the FP32 tensor and a barrier each), and its
@@ -280,6 +280,12 @@ struct Plan {
     ///   float), the halves the ones res_f16_mode 2 makes: results are bit-equal either way.
     /// Copies live in the slot from that writer to their last reader; copies of one shape and
     /// kind share memory, like the FP32 tensors, so the zero borders (never written) stay zero.
+    /// Residuals of tensors larger than this (FP32 bytes, borders included) are read as halves:
+    /// converting costs more than the bytes it saves while a tensor fits in a core's L2. Measured
+    /// on one Zen 5 core (1 MiB L2): W48 (1.4 MiB branch tensors) 4-5% faster with halves, W32
+    /// (0.4 MiB) 1% slower.
+    static let halfResidualBytes = 1 << 20
+
     private static func int8DataFlow(graph g: Graph, ops planned: inout [hr_op], fuse: Bool, shape: (Int) -> (cb: Int, h: Int, w: Int),
                                      reserve: (Int) throws -> Int, tooLarge: HRNetError) throws {
         let n = g.tensors.count
@@ -300,20 +306,22 @@ struct Plan {
             for r in reads { firstRead[r] = min(firstRead[r], i) }
         }
         fp32Read[g.output] = true
-        var qualifies = [Bool](repeating: false, count: n)
+        var qualifies = [Bool](repeating: false, count: n), halfResidual = [Bool](repeating: false, count: n)
         var freeAfter: [Int: [(tensor: Int, half: Bool)]] = [:]
         for x in 0..<n where !int8Readers[x].isEmpty && lastWriter[x] >= 0 && firstRead[x] > lastWriter[x] {
             let inv = planned[int8Readers[x][0]].int8_inv
             guard inv > 0, int8Readers[x].allSatisfy({ planned[$0].int8_inv.bitPattern == inv.bitPattern }) else { continue }
             qualifies[x] = true
+            let s = shape(x)
+            halfResidual[x] = !residualReaders[x].isEmpty && s.cb * (s.h + 2) * (s.w + 2) * 64 > Self.halfResidualBytes
             if fuse {
                 freeAfter[int8Readers[x].max()!, default: []].append((x, false))
-                if let last = residualReaders[x].max() { freeAfter[last, default: []].append((x, true)) }
-            } else {
+                if halfResidual[x] { freeAfter[residualReaders[x].max()!, default: []].append((x, true)) }
+            } else if halfResidual[x] {
                 for r in residualReaders[x] { planned[r].res_f16_mode = 2 }
             }
         }
-        for x in 0..<n where !qualifies[x] && !residualReaders[x].isEmpty { fp32Read[x] = true }
+        for x in 0..<n where !halfResidual[x] && !residualReaders[x].isEmpty { fp32Read[x] = true }
         guard fuse else { return }
         var u8At = [Int](repeating: -1, count: n), halfAt = [Int](repeating: -1, count: n)
         var free: [String: [Int]] = [:]
@@ -335,7 +343,7 @@ struct Plan {
                     planned[r].int8_copy = Int64(u8At[x])
                     planned[r].in_u8_ready = 1
                 }
-                if !residualReaders[x].isEmpty {
+                if halfResidual[x] {
                     halfAt[x] = try place(x, half: true)
                     planned[i].out_f16 = Int64(halfAt[x])
                     planned[i].out_f16_on = 1
