@@ -143,7 +143,7 @@ typedef enum hrnet_kernel_set {
     /** Any CPU: convolutions as im2col rows and OpenBLAS sgemm (single-threaded inside the
      *  library's own threads; the host's BLAS settings are never changed). */
     HRNET_KERNELS_GENERIC = 1,
-    /** x86-64 with AVX2 and FMA (Intel since 2013, AMD since 2015). */
+    /** x86-64 with AVX2, FMA and F16C (x86-64-v3: Intel since 2013, AMD since 2015). */
     HRNET_KERNELS_AVX2 = 2,
     /** x86-64 with AVX-512 F/VL/DQ/BW. BF16 precision needs this set. */
     HRNET_KERNELS_AVX512 = 3,

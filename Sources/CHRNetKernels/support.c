@@ -101,7 +101,7 @@ const char *hr_cpu_features(void) {
         text[0] = 0;
 #if HR_X86
         strcat(text, "x86-64");
-        if (cpu_has_avx2()) strcat(text, " avx2 fma");
+        if (cpu_has_avx2()) strcat(text, " avx2 fma f16c");
         if (hr_cpu_has_avx512()) strcat(text, " avx512");
         __builtin_cpu_init();
         if (hr_cpu_has_avx512() && __builtin_cpu_supports("avx512bf16")) strcat(text, " avx512bf16");

@@ -33,7 +33,7 @@ enum { HR_OP_CONV = 0, HR_OP_SUM = 1, HR_OP_WINOGRAD = 2 };
 /** Kernel sets. 1..4 are the values of hrnet_kernel_set in include/hrnet.h (0 there is AUTO);
  *  here 0 names the plain scalar reference kernels, the oracle of the tests.
  *  - GENERIC: any CPU: direct convolutions as im2col rows + OpenBLAS sgemm (conv_generic.c);
- *  - AVX2: AVX2 + FMA, x86-64-v3 (conv_avx2.c); AVX512: AVX-512 F/VL/DQ/BW (conv_avx512.c);
+ *  - AVX2: AVX2 + FMA + F16C, x86-64-v3 (conv_avx2.c); AVX512: AVX-512 F/VL/DQ/BW (conv_avx512.c);
  *  - NEON: aarch64 Advanced SIMD (conv_neon.c).
  *  Every set reads and writes the same layouts and the same packed weights; GENERIC runs no
  *  Winograd ops (a plan for it turns them into direct convolutions). */
