@@ -171,6 +171,7 @@ static void output_row_avx2(const hr_op *op, float *arena, const hr_tensor *m, i
     const hr_tensor *y = &op->out;
     const int ocbn = y->cb, tw = m->w;
     const int64_t pstride = (int64_t)ocbn * 3 * (tw + 2) * 16;
+    const int plain = hr_epilogue_plain(op);
     for (int cb = 0; cb < ocbn; cb++) {
         const float *min = hr_at(arena, m, cb, 0, 0);
         const __m256 bias0 = _mm256_loadu_ps(op->bias + cb * 16), bias1 = _mm256_loadu_ps(op->bias + cb * 16 + 8);
@@ -196,7 +197,7 @@ static void output_row_avx2(const hr_op *op, float *arena, const hr_tensor *m, i
                         val[h] = c == 0 ? _mm256_add_ps(_mm256_add_ps(s[r][0][h], s[r][1][h]), s[r][2][h])
                                         : _mm256_sub_ps(_mm256_sub_ps(s[r][1][h], s[r][2][h]), s[r][3][h]);
                     hr_epilogue_store_avx2(op, arena, _mm256_add_ps(val[0], bias0), _mm256_add_ps(val[1], bias1),
-                                           hr_at(arena, y, cb, oy, ox), cb, oy, ox);
+                                           hr_at(arena, y, cb, oy, ox), cb, oy, ox, plain);
                 }
             }
         }

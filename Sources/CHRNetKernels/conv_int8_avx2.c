@@ -81,7 +81,7 @@ conv_tile_int8_avx2(const hr_op *op, float *arena, const uint8_t *in, int ocb0, 
         float *o = hr_at(arena, &op->out, cb, oy, ox0);
 #pragma clang loop unroll(full)
         for (int t = 0; t < T; t++)
-            hr_epilogue_store_avx2(op, arena,
+            hr_epilogue_store_avx2_copies(op, arena,
                                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[b][0][t]), _mm256_loadu_ps(sc), _mm256_loadu_ps(bias)),
                                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[b][1][t]), _mm256_loadu_ps(sc + 8), _mm256_loadu_ps(bias + 8)),
                                    o + t * 16, cb, oy, ox0 + t);

@@ -104,7 +104,7 @@ conv_tile_int8_neon(const hr_op *op, float *arena, const uint8_t *in, int ocb0, 
 #pragma clang loop unroll(full)
             for (int t = 0; t < T; t++)
                 epilogue_q(op, arena, vfmaq_f32(bias, vcvtq_f32_s32(acc[b][t][q]), sc), o + t * 16 + q * 4,
-                           cb, oy, ox0 + t, q);
+                           cb, oy, ox0 + t, q, 2);
         }
     }
 }

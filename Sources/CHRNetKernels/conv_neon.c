@@ -100,14 +100,14 @@ conv_tile(const hr_op *op, float *arena, int ocb0, int oy, int ox0, const int B,
 
 #pragma clang loop unroll(full)
     for (int b = 0; b < B; b++) {
-        const int cb = ocb0 + b;
+        const int cb = ocb0 + b, plain = hr_epilogue_plain_q(op);
         float *o = hr_at(arena, &op->out, cb, oy, ox0);
 #pragma clang loop unroll(full)
         for (int q = 0; q < 4; q++) {
             const float32x4_t bias = vld1q_f32(op->bias + cb * 16 + q * 4);
 #pragma clang loop unroll(full)
             for (int t = 0; t < T; t++)
-                epilogue_q(op, arena, vaddq_f32(acc[b][t][q], bias), o + t * 16 + q * 4, cb, oy, ox0 + t, q);
+                epilogue_q(op, arena, vaddq_f32(acc[b][t][q], bias), o + t * 16 + q * 4, cb, oy, ox0 + t, q, plain);
         }
     }
 }
@@ -190,6 +190,7 @@ static void output_row_neon(const hr_op *op, float *arena, const hr_tensor *m, i
     const hr_tensor *y = &op->out;
     const int ocbn = y->cb, tw = m->w;
     const int64_t pstride = (int64_t)ocbn * 3 * (tw + 2) * 16;
+    const int plain = hr_epilogue_plain_q(op);
     for (int cb = 0; cb < ocbn; cb++) {
         const float *min = hr_at(arena, m, cb, 0, 0);
         for (int q = 0; q < 4; q++) {
@@ -211,7 +212,7 @@ static void output_row_neon(const hr_op *op, float *arena, const hr_tensor *m, i
                         if (ox >= y->w) continue;
                         const float32x4_t val = c == 0 ? vaddq_f32(vaddq_f32(s[r][0], s[r][1]), s[r][2])
                                                        : vsubq_f32(vsubq_f32(s[r][1], s[r][2]), s[r][3]);
-                        epilogue_q(op, arena, vaddq_f32(val, bias), hr_at(arena, y, cb, oy, ox) + 4 * q, cb, oy, ox, q);
+                        epilogue_q(op, arena, vaddq_f32(val, bias), hr_at(arena, y, cb, oy, ox) + 4 * q, cb, oy, ox, q, plain);
                     }
                 }
             }

@@ -256,13 +256,13 @@ final class KernelInt8Tests: XCTestCase {
                 print("INT8 whole network on avx2, AVX2 kernel vs reference: max |heatmap difference| = \(worst) (peak \(peak))")
             }
         }
-        // avx512 (VNNI) plans fuse: producers write the uint8 copies their INT8 readers use and
-        // the half copies residual adds read, and skip FP32 stores nobody reads. The same plan
-        // with that undone (every INT8 convolution quantizes its FP32 input itself, every
-        // producer stores FP32, residuals are rounded to half as they are read) gives the same
-        // bits.
-        if hr_cpu_has_avx512vnni() != 0 {
-            let s = try Session(model: model, inputHeight: 256, inputWidth: 192, threads: 2, precision: .int8, kernels: .avx512, calibration: cal)
+        // INT8 plans fuse: producers write the uint8 copies their INT8 readers use and the half
+        // copies residual adds read, and skip FP32 stores nobody reads (AVX-512 epilogues on
+        // avx512, AVX2 ones on avx2). The same plan with that undone (every INT8 convolution
+        // quantizes its FP32 input itself, every producer stores FP32, residuals are rounded to
+        // half as they are read) gives the same bits.
+        for (si, set) in sets.enumerated() {
+            let s = try Session(model: model, inputHeight: 256, inputWidth: 192, threads: 2, precision: .int8, kernels: set, calibration: cal)
             let ready = s.plan.ops.filter { $0.in_u8_ready != 0 }.count
             let skipped = s.plan.ops.filter { $0.out_skip_fp32 != 0 }.count
             XCTAssertGreaterThan(ready, s.plan.ops.filter { $0.weights_int8 != nil }.count * 3 / 4, "most INT8 inputs come from their producers")
@@ -274,14 +274,14 @@ final class KernelInt8Tests: XCTestCase {
             }
             XCTAssertGreaterThan(s.plan.ops.filter { $0.res_f16_mode == 1 }.count, 0, "residuals read half copies")
             let fusedOut = run(s, s.plan.ops)
-            XCTAssertEqual(fusedOut, run(s, unfused), "fused uint8 outputs change no bit")
-            XCTAssertEqual(fusedOut, heatmaps[0])
+            XCTAssertEqual(fusedOut, run(s, unfused), "\(set.name): fused uint8 outputs change no bit")
+            XCTAssertEqual(fusedOut, heatmaps[si])
             // Batches run one crop per thread, each in its own arena slot with its own copies.
             var two = [Float](repeating: 0, count: 2 * s.heatmapCount)
             try (input + input).withUnsafeBufferPointer { try s.forward(input: $0.baseAddress!, batch: 2, output: &two) }
             XCTAssertEqual(Array(two[0..<s.heatmapCount]), fusedOut, "image-parallel batch, first crop")
             XCTAssertEqual(Array(two[s.heatmapCount...]), fusedOut, "image-parallel batch, second crop")
-            print("INT8 avx512 plan: \(ready) convolutions read a uint8 copy written by their producer, \(skipped) FP32 stores skipped")
+            print("INT8 \(set.name) plan: \(ready) convolutions read a uint8 copy written by their producer, \(skipped) FP32 stores skipped")
         }
         // Across sets. Every INT8 kernel dequantizes with one fma(sum, scale, bias), so a layer's
         // outputs are bit-equal; with a mul then an add, last-bit differences moved activations

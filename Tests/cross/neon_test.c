@@ -356,6 +356,13 @@ static const char *int8_kernel_name(int k) {
     return k == HR_INT8_VNNI ? "vnni" : k == HR_INT8_AVX2 ? "avx2-int8" : k == HR_INT8_NEON_DOT ? "neon-dotprod" : "int8-reference";
 }
 
+/* An IEEE half's value (finite or not), for comparisons. */
+static double half_to_double(uint16_t h) {
+    const int e = (h >> 10) & 31, m = h & 1023;
+    const double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(1024 + m, e - 25);
+    return h & 0x8000 ? -v : v;
+}
+
 static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow, int relu, int res, int acc) {
     rng_state = 0xD1B54A32D192ED03ULL * (uint64_t)(index + 1);
     const int icb = (cin + 15) / 16, ocb = (cout + 15) / 16;
@@ -369,12 +376,26 @@ static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow
     op.res_f16_mode = res == 2 ? 2 : 0;   /* res 2: the residual rounded to IEEE half first */
     const int64_t tensors = off, copy_floats = ((int64_t)hr_int8_tensor_bytes(&op.in) + 3) / 4;
     op.int8_copy = tensors;
-    const int64_t total = tensors + copy_floats;
+    /* res 3: a fused op of an INT8 plan: the residual is read from its half copy, and the
+     * epilogue also writes the output's uint8 and half copies (compared byte for byte). */
+    int64_t total = tensors + copy_floats, u8_off = 0, u8_floats = 0, f16_off = 0, f16_floats = 0, rf16_off = 0;
+    if (res == 3) {
+        u8_floats = ((int64_t)hr_int8_tensor_bytes(&op.out) + 3) / 4;
+        f16_floats = tsize(&op.out) / 2;
+        u8_off = total; f16_off = u8_off + u8_floats; rf16_off = f16_off + f16_floats;
+        total = rf16_off + f16_floats;
+        op.out_u8 = u8_off; op.out_u8_inv = 40.0f; op.out_f16_on = 1; op.out_f16 = f16_off;
+        op.res_f16_mode = 1; op.res_f16 = rf16_off;
+    }
     float *init = calloc(total, sizeof(float)), *ref = malloc(total * sizeof(float)), *out = malloc(total * sizeof(float));
     fill(init, &op.in, cin);
     for (int64_t i = op.in.off; i < op.in.off + tsize(&op.in); i++) init[i] = init[i] > 0 ? 2 * init[i] : 0; /* ReLU output */
     fill(init, &op.out, 16 * ocb);
     if (res) fill(init, &op.res, 16 * ocb);
+    if (res == 3) {   /* finite halves below 2 in magnitude, some negative */
+        uint16_t *h = (uint16_t *)(init + rf16_off);
+        for (int64_t i = 0; i < 2 * f16_floats; i++) h[i] = (uint16_t)((rnd() < 0 ? 0x8000u : 0) | ((uint32_t)((rnd() + 1) * 7000) & 0x3BFFu));
+    }
     const size_t nw = (size_t)ocb * icb * k * k * 256;
     float *w = calloc(nw, sizeof(float)), *bias = calloc(ocb * 16, sizeof(float)), *inv = calloc(ocb * 16, sizeof(float)),
           *scale = calloc(ocb * 16, sizeof(float));
@@ -417,8 +438,40 @@ static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow
                 worst = isnan(d) ? INFINITY : fmax(worst, d);
                 changed += out[i] != init[i];
             }
-            result(worst < 1e-6 && changed > 0, "int8 %3d->%-3d k%d s%d %dx%-3d relu %d res %d acc %d  %s (%s) tile %dx%d err %.2e",
+            const int copies_equal = res != 3 || (memcmp(out + u8_off, ref + u8_off, (size_t)u8_floats * 4) == 0 &&
+                                                   memcmp(out + f16_off, ref + f16_off, (size_t)f16_floats * 4) == 0);
+            result(worst < 1e-6 && changed > 0 && copies_equal, "int8 %3d->%-3d k%d s%d %dx%-3d relu %d res %d acc %d  %s (%s) tile %dx%d err %.2e",
                    cin, cout, k, s, oh, ow, relu, res, acc, hr_kernels_name(set), int8_kernel_name(kern), sop.tile_b, sop.tile_t, worst);
+        }
+    }
+    if (res == 3) {
+        /* The same op in FP32 (the first layer of an INT8 plan writes the copies from an FP32
+         * kernel): each SIMD set's FP32 kernel against the scalar reference. Sums in another
+         * order: outputs within 1e-5, uint8 codes within 1, halves within 1e-3 relative. */
+        hr_op fop = op;
+        fop.weights_int8 = 0;
+        hr_choose_tile(ocb, ow, oh, 1, &fop.tile_b, &fop.tile_t);
+        memcpy(ref, init, total * sizeof(float));
+        hr_run(&fop, 1, ref, 1, HR_KERNELS_REFERENCE);
+        for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
+            const int set = sets[si];
+            if (!hr_kernels_supported(set)) continue;
+            hr_op sop = fop;
+            hr_choose_tile_set(set, ocb, ow, oh, 1, &sop.tile_b, &sop.tile_t);
+            memcpy(out, init, total * sizeof(float));
+            hr_run(&sop, 1, out, 1, set);
+            double worst = 0, worst_h = 0;
+            int worst_u8 = 0;
+            for (int64_t i = o0; i < o1; i++) worst = fmax(worst, fabs(out[i] - ref[i]) / fmax(1.0, fabs(ref[i])));
+            const uint8_t *ua = (const uint8_t *)(out + u8_off), *ub = (const uint8_t *)(ref + u8_off);
+            for (int64_t i = 0; i < 4 * u8_floats; i++) worst_u8 = abs(ua[i] - ub[i]) > worst_u8 ? abs(ua[i] - ub[i]) : worst_u8;
+            const uint16_t *ha = (const uint16_t *)(out + f16_off), *hb = (const uint16_t *)(ref + f16_off);
+            for (int64_t i = 0; i < 2 * f16_floats; i++) {
+                const double a = half_to_double(ha[i]), b = half_to_double(hb[i]);
+                worst_h = fmax(worst_h, fabs(a - b) / fmax(1.0, fabs(b)));
+            }
+            result(worst < 1e-5 && worst_u8 <= 1 && worst_h < 1e-3, "fp32 op with int8 copies %3d->%-3d k%d s%d %dx%-3d  %s err %.2e u8 %d half %.2e",
+                   cin, cout, k, s, oh, ow, hr_kernels_name(set), worst, worst_u8, worst_h);
         }
     }
     free(init); free(ref); free(out); free(w); free(bias); free(inv); free(scale); free(wq); free(wide); free(sums);
@@ -429,6 +482,8 @@ static void int8_cases(int quick) {
     int8_case(n++, 64, 64, 3, 1, 2, 48, 1, 0, 0);   /* W32-like branch conv at 256x192 */
     int8_case(n++, 32, 32, 3, 1, 2, 13, 1, 1, 0);
     int8_case(n++, 32, 48, 3, 1, 2, 13, 1, 2, 0);   /* residual rounded to half (INT8 plans) */
+    int8_case(n++, 32, 48, 3, 1, 2, 13, 1, 3, 0);   /* half residual copy in, uint8 + half copies out */
+    int8_case(n++, 64, 32, 1, 1, 1, 21, 0, 3, 1);   /* the same without ReLU, accumulating */
     int8_case(n++, 256, 64, 1, 1, 1, 48, 1, 0, 0);
     int8_case(n++, 64, 128, 3, 2, 1, 24, 1, 0, 1);
     int8_case(n++, 17, 48, 3, 1, 2, 7, 0, 1, 1);    /* a partial input block and quad */

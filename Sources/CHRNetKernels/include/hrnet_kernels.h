@@ -95,8 +95,8 @@ typedef struct hr_op {
      * taps (hr_int8_weight_sums). */
     const int16_t *weights_int8_avx2;
     const int32_t *int8_wsum;
-    /* INT8 mode, a uint8 copy of the output written by the epilogue (any op kind; the AVX-512
-     * and plain epilogues only): out_u8_inv > 0 = the final output value v (after ReLU) is also
+    /* INT8 mode, a uint8 copy of the output written by the epilogue (any op kind, every set's
+     * epilogues): out_u8_inv > 0 = the final output value v (after ReLU) is also
      * stored as hr_quantize_u8(v, out_u8_inv) at arena offset out_u8 (floats), a uint8 tensor of
      * out's shape in the layout of hrnet_kernels_int8.h. out_skip_fp32 = the FP32 store is
      * skipped (nothing reads it). in_u8_ready: an INT8 convolution's int8_copy was written that

@@ -5,9 +5,9 @@
  * Activations in the arena are FP32 between layers where anything reads them in FP32 (the
  * epilogue adds residuals and the fused branches in FP32; the head is FP32); an INT8 convolution
  * reads a uint8 copy of its input, q = round(v / s_in) clamped to 0..255 (inputs of INT8 layers
- * are ReLU outputs, >= 0: zero point 0; hr_quantize_u8). On the VNNI kernel's set the copy is
- * written by the epilogue of the op that produces the tensor (hr_op.out_u8), which then skips
- * the FP32 store if only INT8 convolutions read it; elsewhere the convolution quantizes its FP32
+ * are ReLU outputs, >= 0: zero point 0; hr_quantize_u8). In INT8 plans the copy is written by
+ * the epilogue of the op that produces the tensor (hr_op.out_u8), which then skips the FP32
+ * store if only INT8 convolutions read it; an op without that (in_u8_ready 0) quantizes its FP32
  * input into a shared copy first. Both give the same bytes. Weights are
  * quantized once, per output channel, symmetric: w_q = round(w / s_w[oc]) in -127..127. The
  * convolution sums w_q x q exactly in int32, and the epilogue computes

@@ -210,8 +210,7 @@ struct Plan {
             }
         }
         if precision == .int8 {
-            try Plan.int8DataFlow(graph: g, ops: &planned, fuse: hr_int8_kernel(kernels) == Int32(HR_INT8_VNNI),
-                                  shape: shape, reserve: reserve, tooLarge: tooLarge)
+            try Plan.int8DataFlow(graph: g, ops: &planned, shape: shape, reserve: reserve, tooLarge: tooLarge)
         }
         // Winograd scratch, shared by all Winograd ops (each uses it only while it runs). A slot
         // holds one, for the thread that runs a crop alone in it; a team splitting layers uses
@@ -263,6 +262,12 @@ struct Plan {
         self.output = try desc(g.output)
     }
 
+    /// Residuals of tensors larger than this (FP32 bytes, borders included) are read as halves:
+    /// converting costs more than the bytes it saves while a tensor fits in a core's L2. Measured
+    /// on one Zen 5 core (1 MiB L2): W48 (1.4 MiB branch tensors) 4-5% faster with halves, W32
+    /// (0.4 MiB) 1% slower.
+    static let halfResidualBytes = 1 << 20
+
     /// The data flow of an INT8 plan around its INT8 convolutions.
     ///
     /// A tensor qualifies when every INT8 convolution reading it quantizes it with the same factor
@@ -271,22 +276,17 @@ struct Plan {
     ///   connections of the wide high-resolution branches and of the first stage's bottlenecks)
     ///   add it rounded to IEEE half (11 significant bits), on every kernel set, so INT8 results
     ///   stay identical across sets.
-    /// - `fuse` (the sets whose epilogues write copies: the AVX-512 and plain ones, i.e. the VNNI
-    ///   kernel's set): the last op writing the tensor also stores its uint8 codes, so its INT8
-    ///   readers skip quantizing it (a pass over the FP32 tensor and a barrier each), and its
-    ///   half copy when residuals read it, which they then read (2 bytes an element instead of
-    ///   4); the FP32 store is skipped when nothing else reads it (ups, FP32 layers, the output).
+    /// - The last op writing the tensor also stores its uint8 codes (the AVX-512, AVX2, NEON and
+    ///   plain epilogues all can), so its INT8 readers skip quantizing it (a pass over the FP32
+    ///   tensor and a barrier each), and its half copy when residuals read it, which they then
+    ///   read (2 bytes an element instead of 4); the FP32 store is skipped when nothing else
+    ///   reads it (ups, FP32 layers, the output).
     ///   The codes are the ones the reader's own pass would make (hr_quantize_u8 of the same
-    ///   float), the halves the ones res_f16_mode 2 makes: results are bit-equal either way.
+    ///   float), the halves the ones res_f16_mode 2 makes: results are bit-equal either way (a
+    ///   test undoes the fusion of a plan and compares).
     /// Copies live in the slot from that writer to their last reader; copies of one shape and
     /// kind share memory, like the FP32 tensors, so the zero borders (never written) stay zero.
-    /// Residuals of tensors larger than this (FP32 bytes, borders included) are read as halves:
-    /// converting costs more than the bytes it saves while a tensor fits in a core's L2. Measured
-    /// on one Zen 5 core (1 MiB L2): W48 (1.4 MiB branch tensors) 4-5% faster with halves, W32
-    /// (0.4 MiB) 1% slower.
-    static let halfResidualBytes = 1 << 20
-
-    private static func int8DataFlow(graph g: Graph, ops planned: inout [hr_op], fuse: Bool, shape: (Int) -> (cb: Int, h: Int, w: Int),
+    private static func int8DataFlow(graph g: Graph, ops planned: inout [hr_op], shape: (Int) -> (cb: Int, h: Int, w: Int),
                                      reserve: (Int) throws -> Int, tooLarge: HRNetError) throws {
         let n = g.tensors.count
         var lastWriter = [Int](repeating: -1, count: n)
@@ -314,15 +314,10 @@ struct Plan {
             qualifies[x] = true
             let s = shape(x)
             halfResidual[x] = !residualReaders[x].isEmpty && s.cb * (s.h + 2) * (s.w + 2) * 64 > Self.halfResidualBytes
-            if fuse {
-                freeAfter[int8Readers[x].max()!, default: []].append((x, false))
-                if halfResidual[x] { freeAfter[residualReaders[x].max()!, default: []].append((x, true)) }
-            } else if halfResidual[x] {
-                for r in residualReaders[x] { planned[r].res_f16_mode = 2 }
-            }
+            freeAfter[int8Readers[x].max()!, default: []].append((x, false))
+            if halfResidual[x] { freeAfter[residualReaders[x].max()!, default: []].append((x, true)) }
         }
         for x in 0..<n where !halfResidual[x] && !residualReaders[x].isEmpty { fp32Read[x] = true }
-        guard fuse else { return }
         var u8At = [Int](repeating: -1, count: n), halfAt = [Int](repeating: -1, count: n)
         var free: [String: [Int]] = [:]
         func place(_ x: Int, half: Bool) throws -> Int {
