@@ -120,9 +120,11 @@ typedef enum hrnet_precision {
     /** Fastest, opt-in: uint8 activations x int8 weights (per output channel, symmetric), int32
      *  sums, FP32 epilogue; the first layer and the heatmap layer stay FP32, and the skip
      *  connections of tensors over 1 MiB add them rounded to IEEE half. Kernels: AVX512_VNNI
-     *  (vpdpbusd; kernel set avx512 on Ice Lake, Zen 4 and later), AVX2 (vpmaddwd; kernel set
-     *  avx2, and avx512 on CPUs without VNNI: any x86-64-v3 CPU) and aarch64 with the ARMv8.2
-     *  dot product (sdot; kernel set neon). All give the same int32 sums, so the same results.
+     *  (vpdpbusd; kernel set avx512 on Ice Lake, Zen 4 and later), AVX-VNNI (vpdpbusd on 256-bit
+     *  registers; kernel set avx2 on Alder Lake, Zen 5 and later), AVX2 (vpmaddwd; kernel set
+     *  avx2 on the other x86-64-v3 CPUs, and avx512 on CPUs without either VNNI) and aarch64 with
+     *  the ARMv8.2 dot product (sdot; kernel set neon). All give the same int32 sums, so the same
+     *  results.
      *  Needs a calibration of the checkpoint (hrnet_calibrator_*), given in
      *  hrnet_options.calibration_path or calibration_data; session creation fails with
      *  HRNET_ERR_INVALID_ARGUMENT without one (a calibration of another checkpoint too), with the

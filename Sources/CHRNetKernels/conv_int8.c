@@ -137,7 +137,7 @@ int hr_int8_kernel_tile_t_max(int kernel, int b) {
     if (b < 1 || b > 4) return 0;
     switch (kernel) {
     case HR_INT8_VNNI: return tile_t_max_int8[b];
-    case HR_INT8_AVX2: return tile_t_max_avx2[b];
+    case HR_INT8_AVX2: case HR_INT8_AVXVNNI: return tile_t_max_avx2[b];
     case HR_INT8_NEON_DOT: return tile_t_max_neon[b];
     default: return 1;
     }
@@ -147,8 +147,11 @@ int hr_int8_kernel(int set) {
     switch (set) {
     case HR_KERNELS_AVX512:
         if (!hr_kernels_supported(set)) return HR_INT8_REFERENCE;
-        return hr_cpu_has_avx512vnni() ? HR_INT8_VNNI : HR_INT8_AVX2; /* AVX512 implies AVX2 + FMA */
-    case HR_KERNELS_AVX2: return hr_kernels_supported(set) ? HR_INT8_AVX2 : HR_INT8_REFERENCE;
+        /* AVX512 implies the AVX2 set's features */
+        return hr_cpu_has_avx512vnni() ? HR_INT8_VNNI : hr_cpu_has_avxvnni() ? HR_INT8_AVXVNNI : HR_INT8_AVX2;
+    case HR_KERNELS_AVX2:
+        if (!hr_kernels_supported(set)) return HR_INT8_REFERENCE;
+        return hr_cpu_has_avxvnni() ? HR_INT8_AVXVNNI : HR_INT8_AVX2;
     case HR_KERNELS_NEON: return hr_kernels_supported(set) && hr_cpu_has_neon_dotprod() ? HR_INT8_NEON_DOT : HR_INT8_REFERENCE;
     default: return HR_INT8_REFERENCE;
     }
@@ -157,6 +160,7 @@ int hr_int8_kernel(int set) {
 void hr_choose_tile_int8_set(int set, int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
     switch (hr_int8_kernel(set)) {
     case HR_INT8_AVX2:
+    case HR_INT8_AVXVNNI:
         /* Unlike FP32 (where 2 x 3 wins), 1 x 6 is chosen (ties keep the smaller B). One core of
          * this Zen 5 VM, 3x3 64->64 at 64x48, noisy: 1x4 1.14 ms, 1x6 1.18, 4x1 1.17, 2x2 1.22,
          * 2x3 1.33 (clang spills accumulators of the wider tiles); FP32 AVX2 2x3: 1.74 ms. */

@@ -105,6 +105,7 @@ static inline void run_task(const hr_op *op, float *a, int set, int task, int64_
             switch (int8_kernel(op, set)) {
             case HR_INT8_VNNI: rows = hr_conv_rows_int8; break;
             case HR_INT8_AVX2: rows = hr_conv_rows_int8_avx2; break;
+            case HR_INT8_AVXVNNI: rows = hr_conv_rows_int8_avxvnni; break;
             case HR_INT8_NEON_DOT: rows = hr_conv_rows_int8_neon; break;
             default: break;
             }

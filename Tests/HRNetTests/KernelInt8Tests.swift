@@ -112,8 +112,12 @@ final class KernelInt8Tests: XCTestCase {
         // every B of its table at its largest T (plus one tile outside the table for AVX2).
         var kernels: [(name: String, kernel: Int32, rows: (UnsafePointer<hr_op>, UnsafeMutablePointer<Float>, UnsafePointer<UInt8>, Int32, Int32, Int32, Int32, Int32) -> Void)] = []
         if hr_cpu_has_avx512vnni() != 0 { kernels.append(("VNNI", Int32(HR_INT8_VNNI), { hr_conv_rows_int8($0, $1, $2, $3, $4, $5, $6, $7) })) }
-        if hr_int8_kernel(Int32(HR_KERNELS_AVX2)) == Int32(HR_INT8_AVX2) {
+        // The AVX2 kernel wherever the avx2 set runs (also on CPUs whose avx2 set runs AVX-VNNI).
+        if hr_kernels_supported(Int32(HR_KERNELS_AVX2)) != 0 {
             kernels.append(("AVX2", Int32(HR_INT8_AVX2), { hr_conv_rows_int8_avx2($0, $1, $2, $3, $4, $5, $6, $7) }))
+        }
+        if hr_cpu_has_avxvnni() != 0 {
+            kernels.append(("AVX-VNNI", Int32(HR_INT8_AVXVNNI), { hr_conv_rows_int8_avxvnni($0, $1, $2, $3, $4, $5, $6, $7) }))
         }
         if hr_int8_kernel(Int32(HR_KERNELS_NEON)) == Int32(HR_INT8_NEON_DOT) {
             kernels.append(("NEON", Int32(HR_INT8_NEON_DOT), { hr_conv_rows_int8_neon($0, $1, $2, $3, $4, $5, $6, $7) }))
@@ -128,7 +132,8 @@ final class KernelInt8Tests: XCTestCase {
         for kern in kernels {
             var tiles: [(Int, Int)] = []
             var tb: Int32 = 0, tt: Int32 = 0
-            let set = kern.kernel == Int32(HR_INT8_VNNI) ? HR_KERNELS_AVX512 : kern.kernel == Int32(HR_INT8_AVX2) ? HR_KERNELS_AVX2 : HR_KERNELS_NEON
+            let set = kern.kernel == Int32(HR_INT8_VNNI) ? HR_KERNELS_AVX512
+                : kern.kernel == Int32(HR_INT8_AVX2) || kern.kernel == Int32(HR_INT8_AVXVNNI) ? HR_KERNELS_AVX2 : HR_KERNELS_NEON
             hr_choose_tile_int8_set(Int32(set), op.out.cb, op.out.w, op.out.h, 2, &tb, &tt)
             tiles.append((Int(tb), Int(tt)))
             for b in 1...4 where ocb % b == 0 { tiles.append((b, min(ow, Int(hr_int8_kernel_tile_t_max(kern.kernel, Int32(b)))))) }
@@ -244,7 +249,7 @@ final class KernelInt8Tests: XCTestCase {
             try s.forward(input: input, batch: 1, output: &out)
             XCTAssertEqual(run(s, s.plan.ops), out, "forward is one pass of the plan")
             heatmaps.append(out)
-            if set == .avx2 {
+            if set == .avx2 && hr_int8_kernel(Int32(HR_KERNELS_AVX2)) == Int32(HR_INT8_AVX2) {
                 // The AVX2 INT8 kernel against the INT8 reference inside the same avx2 network
                 // (the FP32 layers run the same kernels): without its int16 weights, run.c runs
                 // the reference on those ops. Same int32 sums, so the same heatmaps up to the

@@ -353,7 +353,8 @@ static void run_case(const tcase *c, int index) {
 
 /* ---- INT8. ---- */
 static const char *int8_kernel_name(int k) {
-    return k == HR_INT8_VNNI ? "vnni" : k == HR_INT8_AVX2 ? "avx2-int8" : k == HR_INT8_NEON_DOT ? "neon-dotprod" : "int8-reference";
+    return k == HR_INT8_VNNI ? "vnni" : k == HR_INT8_AVX2 ? "avx2-int8" : k == HR_INT8_AVXVNNI ? "avx-vnni"
+         : k == HR_INT8_NEON_DOT ? "neon-dotprod" : "int8-reference";
 }
 
 /* An IEEE half's value (finite or not), for comparisons. */

@@ -25,7 +25,10 @@
  *
  * Kernels (hr_int8_kernel picks one per kernel set and CPU), all forming the same int32 sums:
  *  - VNNI: AVX-512 VNNI (vpdpbusd: 64 products per instruction), set AVX512 on CPUs with VNNI;
- *  - AVX2 (conv_int8_avx2.c): sets AVX2, and AVX512 on CPUs without VNNI. vpmaddubsw (u8 x s8
+ *  - AVXVNNI (conv_int8_avx2.c): sets AVX2, and AVX512 on CPUs without AVX-512 VNNI, when the
+ *    CPU has AVX-VNNI (the VEX form of vpdpbusd on ymm: Alder Lake and later, Zen 5): the int8
+ *    weights as they are, 32 products per instruction, the AVX2 kernel's register tile.
+ *  - AVX2 (conv_int8_avx2.c): sets AVX2 and AVX512 on the other CPUs. vpmaddubsw (u8 x s8
  *    pairs into s16) saturates at 255*127*2, so it uses vpmaddwd instead: a broadcast quad of
  *    uint8 is split into its even and odd bytes zero-extended to 16 bits (vpand, vpsrlw), times
  *    int16 weights (hr_pack_weights_int8_avx2, made at plan time), pairs summed exactly into
@@ -82,7 +85,9 @@ int hr_int8_tile_t_max(int b);
 void hr_choose_tile_int8(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
 
 /** Which INT8 kernel each kernel set runs on this CPU. */
-enum { HR_INT8_REFERENCE = 0, HR_INT8_VNNI = 1, HR_INT8_AVX2 = 2, HR_INT8_NEON_DOT = 3 };
+enum { HR_INT8_REFERENCE = 0, HR_INT8_VNNI = 1, HR_INT8_AVX2 = 2, HR_INT8_NEON_DOT = 3, HR_INT8_AVXVNNI = 4 };
+/** 1 if this CPU runs the AVX2 set and has AVX-VNNI (VEX vpdpbusd on ymm), else 0. */
+int hr_cpu_has_avxvnni(void);
 int hr_int8_kernel(int set);
 /** 1 if this is an aarch64 CPU with the ARMv8.2 dot product (getauxval(AT_HWCAP) & HWCAP_ASIMDDP). */
 int hr_cpu_has_neon_dotprod(void);
@@ -110,6 +115,8 @@ void hr_int8_weight_sums(const int8_t *w_int8, int cin, int cout, int k, int32_t
  *  a tile outside the kernel's table is split into tiles of the table. On other architectures
  *  they run the reference. */
 void hr_conv_rows_int8_avx2(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t);
+/** The same with the AVX-VNNI kernel (the int8 weights; needs hr_cpu_has_avxvnni()). */
+void hr_conv_rows_int8_avxvnni(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t);
 void hr_conv_rows_int8_neon(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t);
 /** The reference for one row segment of output blocks (what the SIMD kernels fall back to). */
 void hr_conv_int8_ref_tile(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t);
