@@ -44,30 +44,42 @@ int8_epilogue_avx2(const hr_op *op, float *arena, __m256i acc[HR_AVX2_MAX_B][2][
     }
 }
 
+/* The register tile of both kernels: zeroed accumulators, the loop over input blocks, kernel rows
+ * and taps with STEP(j) (defined by the kernel: quad j of the tap at ip, weights at wp) for each
+ * quad of input channels, then the epilogue. WT: the weights' element type; WEIGHTS: the op's
+ * weights for the kernel (wstride of them per output block). */
+#define INT8_AVX2_TILE(WT, WEIGHTS)                                                                            \
+    const int k = op->k, s = op->stride, off = 1 - k / 2;                                                    \
+    const int Hp = op->in.h + 2, Wp = op->in.w + 2;                                                          \
+    const int icbN = op->in.cb;                                                                              \
+    const int64_t wstride = (int64_t)icbN * k * k * 256;                                                     \
+    const WT *w0 = (WEIGHTS) + (int64_t)ocb0 * wstride;                                                      \
+    __m256i acc[HR_AVX2_MAX_B][2][HR_AVX2_MAX_T];                                                            \
+    _Pragma("clang loop unroll(full)") for (int b = 0; b < B; b++)                                           \
+        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) acc[b][0][t] = acc[b][1][t] = _mm256_setzero_si256(); \
+    for (int icb = 0; icb < icbN; icb++) {                                                                   \
+        int nic = op->in_c - icb * 16;                                                                       \
+        if (nic > 16) nic = 16;                                                                              \
+        const int nq = (nic + 3) >> 2;                                                                       \
+        for (int ky = 0; ky < k; ky++) {                                                                     \
+            const uint8_t *irow = in + (((int64_t)icb * Hp + (int64_t)oy * s + ky + off) * Wp + (int64_t)ox0 * s + off) * 16; \
+            const WT *wrow = w0 + ((int64_t)(icb * k + ky) * k) * 256;                                       \
+            for (int kx = 0; kx < k; kx++) {                                                                 \
+                const uint8_t *ip = irow + kx * 16;                                                          \
+                const WT *wp = wrow + kx * 256;                                                              \
+                if (nq == 4) {                                                                               \
+                    STEP(0); STEP(1); STEP(2); STEP(3);                                                      \
+                } else {                                                                                     \
+                    for (int j = 0; j < nq; j++) STEP(j);                                                    \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+    }                                                                                                        \
+    int8_epilogue_avx2(op, arena, acc, ocb0, oy, ox0, B, T)
+
 static inline __attribute__((always_inline)) void
 conv_tile_int8_avx2(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int oy, int ox0, const int B, const int T) {
-    const int k = op->k, s = op->stride, off = 1 - k / 2;
-    const int Hp = op->in.h + 2, Wp = op->in.w + 2;
-    const int icbN = op->in.cb;
-    const int64_t wstride = (int64_t)icbN * k * k * 256; /* int16 per output block */
-    const int16_t *w0 = op->weights_int8_avx2 + (int64_t)ocb0 * wstride;
     const __m256i low = _mm256_set1_epi16(0x00FF);
-    __m256i acc[HR_AVX2_MAX_B][2][HR_AVX2_MAX_T];
-#pragma clang loop unroll(full)
-    for (int b = 0; b < B; b++)
-#pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++) acc[b][0][t] = acc[b][1][t] = _mm256_setzero_si256();
-
-    for (int icb = 0; icb < icbN; icb++) {
-        int nic = op->in_c - icb * 16;
-        if (nic > 16) nic = 16;
-        const int nq = (nic + 3) >> 2;
-        for (int ky = 0; ky < k; ky++) {
-            const uint8_t *irow = in + (((int64_t)icb * Hp + (int64_t)oy * s + ky + off) * Wp + (int64_t)ox0 * s + off) * 16;
-            const int16_t *wrow = w0 + ((int64_t)(icb * k + ky) * k) * 256;
-            for (int kx = 0; kx < k; kx++) {
-                const uint8_t *ip = irow + kx * 16;
-                const int16_t *wp = wrow + kx * 256;
 #define STEP(j)                                                                                          \
     do {                                                                                                 \
         _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                                 \
@@ -82,47 +94,47 @@ conv_tile_int8_avx2(const hr_op *op, float *arena, const uint8_t *in, int ocb0, 
                 }                                                                                        \
         }                                                                                                \
     } while (0)
-                if (nq == 4) {
-                    STEP(0); STEP(1); STEP(2); STEP(3);
-                } else {
-                    for (int j = 0; j < nq; j++) STEP(j);
-                }
+    INT8_AVX2_TILE(int16_t, op->weights_int8_avx2);   /* int16 weights, hr_pack_weights_int8_avx2 */
 #undef STEP
-            }
-        }
-    }
-    int8_epilogue_avx2(op, arena, acc, ocb0, oy, ox0, B, T);
 }
 
+/* The register tiles of a kernel (T <= 6, 3, 2, 1 for B = 1..4, the table of
+ * hr_int8_kernel_tile_t_max), as a table of functions. */
 typedef void (*tile_fn)(const hr_op *, float *, const uint8_t *, int, int, int);
-#define TILE(B, T)                                                                                          \
-    static void tile_##B##_##T(const hr_op *op, float *a, const uint8_t *in, int ocb0, int oy, int ox0) { \
-        conv_tile_int8_avx2(op, a, in, ocb0, oy, ox0, B, T);                                                \
+#define TILE(P, KERNEL, B, T)                                                                                   \
+    static void P##_##B##_##T(const hr_op *op, float *a, const uint8_t *in, int ocb0, int oy, int ox0) {     \
+        KERNEL(op, a, in, ocb0, oy, ox0, B, T);                                                                \
     }
-TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4) TILE(1, 5) TILE(1, 6)
-TILE(2, 1) TILE(2, 2) TILE(2, 3)
-TILE(3, 1) TILE(3, 2)
-TILE(4, 1)
-#undef TILE
-static const tile_fn tiles[5][7] = {
-    {0},
-    {0, tile_1_1, tile_1_2, tile_1_3, tile_1_4, tile_1_5, tile_1_6},
-    {0, tile_2_1, tile_2_2, tile_2_3},
-    {0, tile_3_1, tile_3_2},
-    {0, tile_4_1},
-};
+#define TILES(P, KERNEL)                                                                                        \
+    TILE(P, KERNEL, 1, 1) TILE(P, KERNEL, 1, 2) TILE(P, KERNEL, 1, 3) TILE(P, KERNEL, 1, 4) TILE(P, KERNEL, 1, 5) \
+    TILE(P, KERNEL, 1, 6) TILE(P, KERNEL, 2, 1) TILE(P, KERNEL, 2, 2) TILE(P, KERNEL, 2, 3) TILE(P, KERNEL, 3, 1) \
+    TILE(P, KERNEL, 3, 2) TILE(P, KERNEL, 4, 1)                                                                \
+    static const tile_fn P[5][7] = {                                                                           \
+        {0},                                                                                                   \
+        {0, P##_1_1, P##_1_2, P##_1_3, P##_1_4, P##_1_5, P##_1_6},                                             \
+        {0, P##_2_1, P##_2_2, P##_2_3},                                                                        \
+        {0, P##_3_1, P##_3_2},                                                                                 \
+        {0, P##_4_1},                                                                                          \
+    };
+TILES(avx2_tiles, conv_tile_int8_avx2)
 
-void hr_conv_rows_int8_avx2(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t) {
-    const int tmax = hr_int8_kernel_tile_t_max(HR_INT8_AVX2, b);
+/* A row segment through a kernel's table; a tile outside it (e.g. from the VNNI table) goes as
+ * 2 x 3 tiles (1 x 6 for an odd block). */
+static void rows_through(const tile_fn tiles[5][7], int kernel, const hr_op *op, float *arena, const uint8_t *in_u8,
+                         int ocb0, int oy, int ox0, int b, int t) {
+    const int tmax = hr_int8_kernel_tile_t_max(kernel, b);
     if (t >= 1 && t <= tmax) {
         tiles[b][t](op, arena, in_u8, ocb0, oy, ox0);
         return;
     }
-    /* A tile outside the table (e.g. from the VNNI table): 2 x 3 tiles (1 x 6 for an odd block). */
     for (int b0 = 0; b0 < b; b0 += 2) {
-        const int bb = b - b0 >= 2 ? 2 : 1, tm = hr_int8_kernel_tile_t_max(HR_INT8_AVX2, bb);
+        const int bb = b - b0 >= 2 ? 2 : 1, tm = hr_int8_kernel_tile_t_max(kernel, bb);
         for (int t0 = 0; t0 < t; t0 += tm) tiles[bb][t - t0 < tm ? t - t0 : tm](op, arena, in_u8, ocb0 + b0, oy, ox0 + t0);
     }
+}
+
+void hr_conv_rows_int8_avx2(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t) {
+    rows_through(avx2_tiles, HR_INT8_AVX2, op, arena, in_u8, ocb0, oy, ox0, b, t);
 }
 
 #pragma clang attribute pop
@@ -145,27 +157,6 @@ int hr_cpu_has_avxvnni(void) {
 
 static inline __attribute__((always_inline)) void
 conv_tile_int8_avxvnni(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int oy, int ox0, const int B, const int T) {
-    const int k = op->k, s = op->stride, off = 1 - k / 2;
-    const int Hp = op->in.h + 2, Wp = op->in.w + 2;
-    const int icbN = op->in.cb;
-    const int64_t wstride = (int64_t)icbN * k * k * 256; /* bytes per output block */
-    const int8_t *w0 = op->weights_int8 + (int64_t)ocb0 * wstride;
-    __m256i acc[HR_AVX2_MAX_B][2][HR_AVX2_MAX_T];
-#pragma clang loop unroll(full)
-    for (int b = 0; b < B; b++)
-#pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++) acc[b][0][t] = acc[b][1][t] = _mm256_setzero_si256();
-
-    for (int icb = 0; icb < icbN; icb++) {
-        int nic = op->in_c - icb * 16;
-        if (nic > 16) nic = 16;
-        const int nq = (nic + 3) >> 2;
-        for (int ky = 0; ky < k; ky++) {
-            const uint8_t *irow = in + (((int64_t)icb * Hp + (int64_t)oy * s + ky + off) * Wp + (int64_t)ox0 * s + off) * 16;
-            const int8_t *wrow = w0 + ((int64_t)(icb * k + ky) * k) * 256;
-            for (int kx = 0; kx < k; kx++) {
-                const uint8_t *ip = irow + kx * 16;
-                const int8_t *wp = wrow + kx * 256;
 #define STEP(j)                                                                                          \
     do {                                                                                                 \
         _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                                 \
@@ -176,45 +167,14 @@ conv_tile_int8_avxvnni(const hr_op *op, float *arena, const uint8_t *in, int ocb
                         acc[b][h][t], x, _mm256_loadu_si256((const __m256i *)(wp + b * wstride + (j) * 64 + h * 32))); \
         }                                                                                                \
     } while (0)
-                if (nq == 4) {
-                    STEP(0); STEP(1); STEP(2); STEP(3);
-                } else {
-                    for (int j = 0; j < nq; j++) STEP(j);
-                }
+    INT8_AVX2_TILE(int8_t, op->weights_int8);   /* the int8 weights as they are */
 #undef STEP
-            }
-        }
-    }
-    int8_epilogue_avx2(op, arena, acc, ocb0, oy, ox0, B, T);
 }
 
-#define TILE(B, T)                                                                                          \
-    static void vtile_##B##_##T(const hr_op *op, float *a, const uint8_t *in, int ocb0, int oy, int ox0) { \
-        conv_tile_int8_avxvnni(op, a, in, ocb0, oy, ox0, B, T);                                             \
-    }
-TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4) TILE(1, 5) TILE(1, 6)
-TILE(2, 1) TILE(2, 2) TILE(2, 3)
-TILE(3, 1) TILE(3, 2)
-TILE(4, 1)
-#undef TILE
-static const tile_fn vtiles[5][7] = {
-    {0},
-    {0, vtile_1_1, vtile_1_2, vtile_1_3, vtile_1_4, vtile_1_5, vtile_1_6},
-    {0, vtile_2_1, vtile_2_2, vtile_2_3},
-    {0, vtile_3_1, vtile_3_2},
-    {0, vtile_4_1},
-};
+TILES(avxvnni_tiles, conv_tile_int8_avxvnni)
 
 void hr_conv_rows_int8_avxvnni(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t) {
-    const int tmax = hr_int8_kernel_tile_t_max(HR_INT8_AVXVNNI, b);
-    if (t >= 1 && t <= tmax) {
-        vtiles[b][t](op, arena, in_u8, ocb0, oy, ox0);
-        return;
-    }
-    for (int b0 = 0; b0 < b; b0 += 2) {
-        const int bb = b - b0 >= 2 ? 2 : 1, tm = hr_int8_kernel_tile_t_max(HR_INT8_AVXVNNI, bb);
-        for (int t0 = 0; t0 < t; t0 += tm) vtiles[bb][t - t0 < tm ? t - t0 : tm](op, arena, in_u8, ocb0 + b0, oy, ox0 + t0);
-    }
+    rows_through(avxvnni_tiles, HR_INT8_AVXVNNI, op, arena, in_u8, ocb0, oy, ox0, b, t);
 }
 
 #pragma clang attribute pop
