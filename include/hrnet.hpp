@@ -120,6 +120,16 @@ using Handle = std::unique_ptr<T, HandleRelease<T, Free>>;
 template <typename T>
 T *data_or(std::vector<T> &v, T &scratch) noexcept { return v.empty() ? &scratch : v.data(); }
 
+/* Throws Error(HRNET_ERR_INVALID_ARGUMENT) unless `count` floats are exactly n x joints x
+ * height x width heatmaps (`what`: the calling function, for the message). */
+inline void check_heatmap_count(const char *what, std::size_t count, std::size_t n, int32_t joints, int32_t height,
+                                int32_t width) {
+    const std::size_t expected = product({n, dim(joints), dim(height), dim(width)}, "heatmaps");
+    if (count != expected)
+        fail(HRNET_ERR_INVALID_ARGUMENT, (std::string(what) + ": " + std::to_string(count) + " floats given for " +
+                                          std::to_string(expected) + " (n x joints x height x width)").c_str());
+}
+
 }  // namespace detail
 
 /* ---------------------------------------------------------------------------------------- */
@@ -387,12 +397,7 @@ inline std::vector<float> decode_heatmaps(const float *heatmaps, std::size_t cou
                                           const hrnet_box *boxes = nullptr,
                                           hrnet_decode_method method = HRNET_DECODE_STANDARD,
                                           int32_t input_height = 0, int32_t input_width = 0) {
-    const std::size_t expected = detail::product(
-        {n, detail::dim(joints), detail::dim(heatmap_height), detail::dim(heatmap_width)}, "heatmaps");
-    if (count != expected)
-        detail::fail(HRNET_ERR_INVALID_ARGUMENT, ("decode_heatmaps: " + std::to_string(count) +
-                                                  " floats given for " + std::to_string(expected) +
-                                                  " (n x joints x height x width)").c_str());
+    detail::check_heatmap_count("decode_heatmaps", count, n, joints, heatmap_height, heatmap_width);
     std::vector<float> keypoints =
         detail::buffer<float>(detail::product({n, detail::dim(joints), 3}, "keypoints"), "keypoints");
     float none = 0;
@@ -577,12 +582,7 @@ inline std::vector<float> keypoint_covariances(const float *heatmaps, std::size_
                                                int32_t heatmap_height, int32_t heatmap_width,
                                                const hrnet_box *boxes = nullptr, int32_t input_height = 0,
                                                int32_t input_width = 0) {
-    const std::size_t expected = detail::product(
-        {n, detail::dim(joints), detail::dim(heatmap_height), detail::dim(heatmap_width)}, "heatmaps");
-    if (count != expected)
-        detail::fail(HRNET_ERR_INVALID_ARGUMENT, ("keypoint_covariances: " + std::to_string(count) +
-                                                  " floats given for " + std::to_string(expected) +
-                                                  " (n x joints x height x width)").c_str());
+    detail::check_heatmap_count("keypoint_covariances", count, n, joints, heatmap_height, heatmap_width);
     std::vector<float> out = detail::buffer<float>(detail::product({n, detail::dim(joints), 4}, "covariances"),
                                                    "covariances");
     float none = 0;

@@ -97,8 +97,7 @@ void hr_conv_rows_avx512(const hr_op *op, float *arena, int ocb0, int oy, int ox
 /* HR_OP_SUM, one row of block cb: hr_sum_task with the AVX-512 epilogue (the same adds in the
  * same order, so the same values; and the uint8 copy in vector code). */
 void hr_sum_row_avx512(const hr_op *op, float *arena, int cb, int oy) {
-    float *o = hr_at(arena, &op->out, cb, oy, 0);
-    for (int ox = 0; ox < op->out.w; ox++) hr_epilogue_store(op, arena, _mm512_setzero_ps(), o + ox * 16, cb, oy, ox);
+    for (int ox = 0; ox < op->out.w; ox++) hr_epilogue_store(op, arena, _mm512_setzero_ps(), cb, oy, ox);
 }
 
 #pragma clang attribute pop

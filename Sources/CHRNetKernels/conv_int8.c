@@ -56,7 +56,6 @@ void hr_pack_weights_int8(const float *src, int cin, int cout, int k, const floa
             }
 }
 
-
 static void to_u8_rows_plain(const float *arena, const hr_tensor *t, int c, float inv, uint8_t *dst, int cb, int y0, int y1) {
     const int Wp = t->w + 2, Hp = t->h + 2;
     for (int y = y0; y < y1; y++)

@@ -100,7 +100,7 @@ conv_tile(const hr_op *op, float *arena, int ocb0, int oy, int ox0, const int B,
 
 #pragma clang loop unroll(full)
     for (int b = 0; b < B; b++) {
-        const int cb = ocb0 + b, plain = hr_epilogue_plain_q(op);
+        const int cb = ocb0 + b, plain = hr_epilogue_plain(op);
         float *o = hr_at(arena, &op->out, cb, oy, ox0);
 #pragma clang loop unroll(full)
         for (int q = 0; q < 4; q++) {
@@ -190,7 +190,7 @@ static void output_row_neon(const hr_op *op, float *arena, const hr_tensor *m, i
     const hr_tensor *y = &op->out;
     const int ocbn = y->cb, tw = m->w;
     const int64_t pstride = (int64_t)ocbn * 3 * (tw + 2) * 16;
-    const int plain = hr_epilogue_plain_q(op);
+    const int plain = hr_epilogue_plain(op);
     for (int cb = 0; cb < ocbn; cb++) {
         const float *min = hr_at(arena, m, cb, 0, 0);
         for (int q = 0; q < 4; q++) {

@@ -89,9 +89,6 @@ hr_epilogue_store_avx2_with(const hr_op *op, float *arena, __m256 v0, __m256 v1,
     _mm256_storeu_ps(o + 8, v1);
 }
 
-/* 1 if the op has none of the INT8 plans' copies (the `general` = 0 case above). */
-static inline int hr_epilogue_plain(const hr_op *op) { return !(op->out_u8_inv > 0) && !op->res_f16_mode; }
-
 /* Any op, out of line (for the per-pixel callers' rare case). */
 static __attribute__((noinline)) void
 hr_epilogue_store_avx2_general(const hr_op *op, float *arena, __m256 v0, __m256 v1, float *o, int cb, int oy, int ox) {

@@ -19,36 +19,12 @@ static inline __attribute__((always_inline)) __m256i hr_to_f16x16(__m512 v) {
 static inline __attribute__((always_inline)) __m512 hr_load_f16x16(const uint16_t *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
-/* An FP32 residual as the op adds it (res_f16_mode 2: rounded to half first). */
-static inline __attribute__((always_inline)) __m512 hr_residual16(const hr_op *op, __m512 r) {
-    return op->res_f16_mode == 2 ? _mm512_cvtph_ps(hr_to_f16x16(r)) : r;
-}
 
-/* v (the convolution's value plus bias) + previous output at o (accumulate) + residual +
- * upsampled tensors, ReLU, stored at o (unless out_skip_fp32) and as uint8 codes in out_u8 (if
- * out_u8_inv > 0): one output vector of pixel (cb, oy, ox). */
-static inline __attribute__((always_inline)) void
-hr_epilogue_store(const hr_op *op, float *arena, __m512 v, float *o, int cb, int oy, int ox) {
-    if (op->accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(o));
-    if (op->res_f16_mode == 1)
-        v = _mm512_add_ps(v, hr_load_f16x16(hr_at_f16_of(arena, &op->res, op->res_f16, cb, oy, ox)));
-    else if (op->res.off >= 0)
-        v = _mm512_add_ps(v, hr_residual16(op, _mm512_loadu_ps(hr_at(arena, &op->res, cb, oy, ox))));
-    for (int u = 0; u < op->n_up; u++) {
-        const int f = op->up_f[u];
-        v = _mm512_add_ps(v, _mm512_loadu_ps(hr_at(arena, &op->up[u], cb, oy / f, ox / f)));
-    }
-    if (op->relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-    if (op->out_u8_inv > 0)
-        _mm_storeu_si128((__m128i *)hr_at_u8(arena, op, cb, oy, ox), hr_quantize_u8x16(v, _mm512_set1_ps(op->out_u8_inv)));
-    if (op->out_f16_on)
-        _mm256_storeu_si256((__m256i *)hr_at_f16_of(arena, &op->out, op->out_f16, cb, oy, ox), hr_to_f16x16(v));
-    if (!op->out_skip_fp32) _mm512_storeu_ps(o, v);
-}
-
-/* hr_epilogue_store for T consecutive pixels ox0.. of block cb, row oy (v: values plus bias),
- * with the op's fields read and the row addresses computed once: the vector stores may alias
- * anything, so per-pixel code reloads every field of op after each one. */
+/* v[0..T) (the convolution's values plus bias) of T consecutive pixels ox0.. of block cb, row oy:
+ * + previous output (accumulate) + residual (FP32, or its half copy, res_f16_mode) + upsampled
+ * tensors, ReLU, stored to op->out (unless out_skip_fp32) and as the uint8 and half copies the
+ * op asks for. The op's fields are read and the row addresses computed once per call: the
+ * vector stores may alias anything, so per-pixel code would reload every field after each. */
 static inline __attribute__((always_inline)) void
 hr_epilogue_run(const hr_op *op, float *arena, __m512 *v, int cb, int oy, int ox0, const int T) {
     const int n_up = op->n_up, rmode = op->res_f16_mode;
@@ -92,6 +68,12 @@ hr_epilogue_run(const hr_op *op, float *arena, __m512 *v, int cb, int oy, int ox
     if (!skip)
 #pragma clang loop unroll(full)
         for (int t = 0; t < T; t++) _mm512_storeu_ps(o + t * 16, v[t]);
+}
+
+/* One pixel (the Winograd output transform's and the sum ops' form). */
+static inline __attribute__((always_inline)) void
+hr_epilogue_store(const hr_op *op, float *arena, __m512 v, int cb, int oy, int ox) {
+    hr_epilogue_run(op, arena, &v, cb, oy, ox, 1);
 }
 
 /* The B x T register tile at output blocks ocb0.., row oy, pixels ox0..: bias, then the above. */

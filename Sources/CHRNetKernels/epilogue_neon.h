@@ -37,7 +37,7 @@ store_copies_q(const hr_op *op, float *arena, float32x4_t v, float *o, int cb, i
 /* One quarter (channels 4q..4q+3) of output pixel (cb, oy, ox): v is the convolution's value plus
  * bias; + previous output (accumulate) + residual + upsampled tensors, ReLU, stored at o (which
  * points at the quarter; and the copies an INT8 plan asks for, above), as hr_epilogue16.
- * `plain` = hr_epilogue_plain_q(op), read once by the caller: 1 for ops without those copies
+ * `plain` = hr_epilogue_plain(op), read once by the caller: 1 for ops without those copies
  * (the FP32 kernels' common case), which then pay no test for them per quarter; 0 for any op
  * (copies out of line); 2 for any op with the copies inline (the INT8 kernel: every op of an
  * INT8 plan writes them). */
@@ -59,6 +59,4 @@ epilogue_q(const hr_op *op, float *arena, float32x4_t v, float *o, int cb, int o
     }
     vst1q_f32(o, v);
 }
-
-static inline int hr_epilogue_plain_q(const hr_op *op) { return !(op->out_u8_inv > 0) && !op->res_f16_mode; }
 #endif

@@ -3,15 +3,21 @@
 #define HRNET_KERNELS_INTERNAL_H
 #include "hrnet_kernels.h"
 
-/* Address of pixel (y, x) (interior coordinates, -1..h / -1..w allowed) of block cb. */
+/* Index of the first of the 16 lanes of pixel (y, x) (interior coordinates, -1..h / -1..w
+ * allowed) of block cb in a blocked, bordered tensor of t's shape, in elements (of whatever size:
+ * the FP32 tensor and its uint8 and half copies share the layout). */
+static inline int64_t hr_pixel(const hr_tensor *t, int cb, int y, int x) {
+    return (((int64_t)cb * (t->h + 2) + (y + 1)) * (t->w + 2) + (x + 1)) * 16;
+}
+
+/* Address of pixel (y, x) of block cb. */
 static inline float *hr_at(float *base, const hr_tensor *t, int cb, int y, int x) {
-    return base + t->off + (((int64_t)cb * (t->h + 2) + (y + 1)) * (t->w + 2) + (x + 1)) * 16;
+    return base + t->off + hr_pixel(t, cb, y, x);
 }
 
 /* Address of pixel (y, x) of block cb of the uint8 copy of op's output (out_u8). */
 static inline uint8_t *hr_at_u8(float *base, const hr_op *op, int cb, int y, int x) {
-    const hr_tensor *t = &op->out;
-    return (uint8_t *)(base + op->out_u8) + (((int64_t)cb * (t->h + 2) + (y + 1)) * (t->w + 2) + (x + 1)) * 16;
+    return (uint8_t *)(base + op->out_u8) + hr_pixel(&op->out, cb, y, x);
 }
 
 /* An activation's uint8 code: round-to-nearest-even of v x inv clamped to 0..255, NaN -> 0. The
@@ -29,8 +35,12 @@ static inline uint8_t hr_quantize_u8(float v, float inv) {
 
 /* Address of pixel (y, x) of block cb of an FP16 copy of tensor t at arena offset f16 (floats). */
 static inline uint16_t *hr_at_f16_of(float *base, const hr_tensor *t, int64_t f16, int cb, int y, int x) {
-    return (uint16_t *)(base + f16) + (((int64_t)cb * (t->h + 2) + (y + 1)) * (t->w + 2) + (x + 1)) * 16;
+    return (uint16_t *)(base + f16) + hr_pixel(t, cb, y, x);
 }
+
+/* 1 if op writes none of the INT8 plans' copies and reads no half residual: the FP32 kernels'
+ * common case, whose SIMD epilogues then test for neither per pixel. */
+static inline int hr_epilogue_plain(const hr_op *op) { return !(op->out_u8_inv > 0) && !op->res_f16_mode; }
 
 /* IEEE half of a float, round to nearest even, as vcvtps2ph with that rounding (and F16C, and
  * aarch64's fcvt): overflow to infinity, subnormal halves, NaN stays a quiet NaN (payload's top

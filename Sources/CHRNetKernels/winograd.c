@@ -160,10 +160,9 @@ static void output_row_avx512(const hr_op *op, float *arena, const hr_tensor *m,
                 for (int c = 0; c < 2; c++) {
                     const int ox = 2 * tx + c;
                     if (ox >= y->w) continue;
-                    float *o = hr_at(arena, y, cb, oy, ox);
                     __m512 val = c == 0 ? _mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2])
                                         : _mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]);
-                    hr_epilogue_store(op, arena, _mm512_add_ps(val, bias), o, cb, oy, ox);
+                    hr_epilogue_store(op, arena, _mm512_add_ps(val, bias), cb, oy, ox);
                 }
             }
         }

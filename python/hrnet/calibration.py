@@ -69,8 +69,6 @@ class Calibrator(_Closable):
         check(_lib.lib.hrnet_calibrator_save(self._ptr, os.fsencode(os.fspath(path))))
 
 
-
-
 def calibrate(session, data, path, flip=True):
     """Calibrates `session`'s model for INT8 on `data` and writes the file to `path`.
 

@@ -131,7 +131,6 @@ class Model(_Closable):
         self._ptr = ptr
         return self
 
-
     def __repr__(self):
         return "<hrnet.Model %r%s>" % (self.path, " (closed)" if self.closed else "")
 
@@ -215,8 +214,7 @@ class Session(_Closable):
         self._ptr = ptr
         self._info = self._query_info()
 
-    # --- lifetime ---------------------------------------------------------------------
-
+    # --- lifetime (close, closed: _Closable) -----------------------------------------
 
     def __repr__(self):
         if self.closed:

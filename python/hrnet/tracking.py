@@ -96,8 +96,6 @@ class Tracker(_Closable):
         self._last = None
         self._capacity = 8
 
-
-
     def reset(self):
         """Forgets every track and the last timestamp (ids keep counting up)."""
         with self._lock:

@@ -109,7 +109,7 @@ typedef struct hr_op {
      * its output rounded to IEEE half (nearest even) at arena offset out_f16 (floats), a tensor of
      * out's shape with 2 bytes per element; res_f16_mode: 0 = the residual is res's FP32 values,
      * 1 = it is read from res's half copy at res_f16, 2 = res's FP32 values rounded to half (the
-     * same numbers, for kernels whose producers do not write the copy). */
+     * same numbers without the copy: plans use 1, tests compare the two). */
     int64_t out_f16, res_f16;
     int32_t out_f16_on, res_f16_mode;
 } hr_op;

@@ -86,7 +86,6 @@ struct Plan {
         var winogradScratch = 0
         var genericScratch = 0
         var bf16CopyFloats = 0
-        var int8CopyFloats = 0
         var int8Convs: [Int8Conv] = []
         var convOf: [Int?] = []
         let bf16 = precision == .bf16
@@ -162,8 +161,6 @@ struct Plan {
                     o.weights_int8_avx2 = int8.wide.map { UnsafePointer($0.pointer) }
                     o.int8_wsum = int8.sums.map { UnsafePointer($0.pointer) }
                     hr_choose_tile_int8_set(kernels, o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
-                    int8CopyFloats = max(int8CopyFloats, (Int(hr_int8_tensor_bytes(&o.in)) + 3) / 4)
-                    guard int8CopyFloats <= maxCheckedFloats else { throw tooLarge }
                 } else {
                     // BF16 sessions keep the head (heatmaps, a tiny 1x1) in FP32.
                     let lowPrecision = bf16 && op.output != g.output
@@ -237,13 +234,12 @@ struct Plan {
                 planned[i].bf16_copy = Int64(copyAt)
             }
         }
-        // The uint8 copy of an INT8 convolution's input, shared by all of them (but those whose
-        // input's producer writes it, above).
-        if int8CopyFloats > 0 && planned.contains(where: { $0.weights_int8 != nil && $0.in_u8_ready == 0 }) {
-            let copyAt = try reserve(int8CopyFloats)
-            for i in planned.indices where planned[i].weights_int8 != nil && planned[i].in_u8_ready == 0 {
-                planned[i].int8_copy = Int64(copyAt)
-            }
+        // The uint8 copy of the input of an INT8 convolution whose input's producer does not write
+        // it (above), shared by all such convolutions.
+        let quantizing = planned.indices.filter { planned[$0].weights_int8 != nil && planned[$0].in_u8_ready == 0 }
+        if let copyFloats = quantizing.map({ (Int(hr_int8_tensor_bytes(&planned[$0].in)) + 3) / 4 }).max() {
+            let copyAt = try reserve(copyFloats)
+            for i in quantizing { planned[i].int8_copy = Int64(copyAt) }
         }
         self.ownWeights = PlanWeights(bf16: bf16Weights, fp32: directCopies, int8: int8Convs)
         self.convOf = convOf
@@ -320,10 +316,13 @@ struct Plan {
         for x in 0..<n where !halfResidual[x] && !residualReaders[x].isEmpty { fp32Read[x] = true }
         var u8At = [Int](repeating: -1, count: n), halfAt = [Int](repeating: -1, count: n)
         var free: [String: [Int]] = [:]
-        func place(_ x: Int, half: Bool) throws -> Int {
+        func key(_ x: Int, half: Bool) -> String {
             let s = shape(x)
-            let key = "\(half ? "f16" : "u8"):\(s.cb)x\(s.h)x\(s.w)"
-            if let o = free[key]?.popLast() { return o }
+            return "\(half ? "f16" : "u8"):\(s.cb)x\(s.h)x\(s.w)"
+        }
+        func place(_ x: Int, half: Bool) throws -> Int {
+            if let o = free[key(x, half: half)]?.popLast() { return o }
+            let s = shape(x)
             let bytes = try checkedProduct(s.cb, s.h + 2, s.w + 2, half ? 32 : 16, or: tooLarge)
             return try reserve((bytes + 3) / 4)
         }
@@ -349,10 +348,7 @@ struct Plan {
                 }
             }
             // Freed after the op's own output was placed: an op never writes a copy it reads.
-            for (d, half) in freeAfter[i] ?? [] {
-                let s = shape(d)
-                free["\(half ? "f16" : "u8"):\(s.cb)x\(s.h)x\(s.w)", default: []].append(half ? halfAt[d] : u8At[d])
-            }
+            for (d, half) in freeAfter[i] ?? [] { free[key(d, half: half), default: []].append(half ? halfAt[d] : u8At[d]) }
         }
     }
 

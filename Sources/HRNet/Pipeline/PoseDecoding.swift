@@ -55,20 +55,20 @@ public enum PoseDecoding {
                                    box: ((Int) -> PersonBox)?, inputHeight: Int?, inputWidth: Int?,
                                    into out: UnsafeMutablePointer<Float>) throws {
         _ = try checkedProduct(n, k, 4, or: HRNetError.invalidArgument("N x K x 4 = \(n) x \(k) x 4 overflows"))
+        try checkShape(count: n, joints: k, height: hh, width: hw)
         try forEachHeatmap(heatmaps, count: n, joints: k, height: hh, width: hw, box: box,
                            inputHeight: inputHeight, inputWidth: inputWidth) { i, j, p, t in
             Uncertainty.covariance(p, width: hw, height: hh, transform: t, into: out + (i * k + j) * 4)
         }
     }
 
-    /// The checks and the loop `decode` and `covariances` share: shape, input size and boxes
-    /// checked, then `body(person, joint, heatmap, transform)` for every heatmap, each checked
-    /// finite first. The transform maps heatmap pixels to the box's frame pixels, or to input
+    /// The checks and the loop `decode` and `covariances` share, after their `checkShape`: input
+    /// size and boxes checked, then `body(person, joint, heatmap, transform)` for every heatmap,
+    /// each checked finite first. The transform maps heatmap pixels to the box's frame pixels, or to input
     /// pixels without boxes (the identity region: the whole input).
     static func forEachHeatmap(_ heatmaps: UnsafePointer<Float>, count n: Int, joints k: Int, height hh: Int, width hw: Int,
                                box: ((Int) -> PersonBox)?, inputHeight: Int?, inputWidth: Int?,
                                _ body: (Int, Int, UnsafePointer<Float>, CropTransform) throws -> Void) throws {
-        try checkShape(count: n, joints: k, height: hh, width: hw)
         let H = inputHeight ?? hh * 4, W = inputWidth ?? hw * 4
         guard H > 0, W > 0 else { throw HRNetError.invalidArgument("input size \(H)x\(W) is invalid") }
         try checkBoxes(count: n, box: box)
