@@ -114,7 +114,10 @@ static inline void hr_epilogue16(const hr_op *op, float *arena, float *restrict 
         for (int l = 0; l < 16; l++) o[l] = v[l];
 }
 
-/* Register-tile chooser over a table of the largest T for B = 1..4 output blocks. */
+/* Register-tile chooser over a table of the largest T for B = 1..4 output blocks: the largest
+ * B x T (work per load), the smaller B on ties, or the larger with wide_b. */
+void hr_choose_tile_ties(const int tmax[5], int wide_b, int out_cb, int out_w, int out_h, int nthreads,
+                         int32_t *tile_b, int32_t *tile_t);
 void hr_choose_tile_with(const int tmax[5], int out_cb, int out_w, int out_h, int nthreads,
                          int32_t *tile_b, int32_t *tile_t);
 

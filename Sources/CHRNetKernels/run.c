@@ -17,7 +17,7 @@ enum { HR_BLOCKTIME_MS = 20 };
  * 208-242 GFLOP/s against ~260 for 4 x 6 on one Zen 5 core). */
 static const int tile_t_max[5] = {0, 14, 14, 9, 6};
 
-void hr_choose_tile_with(const int tmax[5], int out_cb, int out_w, int out_h, int nthreads,
+void hr_choose_tile_ties(const int tmax[5], int wide_b, int out_cb, int out_w, int out_h, int nthreads,
                          int32_t *tile_b, int32_t *tile_t) {
     double best = -1;
     int bb = 1, bt = out_w < tmax[1] ? out_w : tmax[1];
@@ -32,10 +32,15 @@ void hr_choose_tile_with(const int tmax[5], int out_cb, int out_w, int out_h, in
         double score = (double)b * t;
         int tasks = (out_cb / b) * out_h;
         if (tasks < 4 * nthreads) score *= (double)tasks / (4.0 * nthreads);
-        if (score > best) { best = score; bb = b; bt = t; }
+        if (score > best || (wide_b && score == best)) { best = score; bb = b; bt = t; }
     }
     *tile_b = bb;
     *tile_t = bt;
+}
+
+void hr_choose_tile_with(const int tmax[5], int out_cb, int out_w, int out_h, int nthreads,
+                         int32_t *tile_b, int32_t *tile_t) {
+    hr_choose_tile_ties(tmax, 0, out_cb, out_w, out_h, nthreads, tile_b, tile_t);
 }
 
 void hr_choose_tile(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {

@@ -134,7 +134,7 @@ final class KernelInt8Tests: XCTestCase {
             var tb: Int32 = 0, tt: Int32 = 0
             let set = kern.kernel == Int32(HR_INT8_VNNI) ? HR_KERNELS_AVX512
                 : kern.kernel == Int32(HR_INT8_AVX2) || kern.kernel == Int32(HR_INT8_AVXVNNI) ? HR_KERNELS_AVX2 : HR_KERNELS_NEON
-            hr_choose_tile_int8_set(Int32(set), op.out.cb, op.out.w, op.out.h, 2, &tb, &tt)
+            hr_choose_tile_int8_set(Int32(set), op.k, op.out.cb, op.out.w, op.out.h, 2, &tb, &tt)
             tiles.append((Int(tb), Int(tt)))
             for b in 1...4 where ocb % b == 0 { tiles.append((b, min(ow, Int(hr_int8_kernel_tile_t_max(kern.kernel, Int32(b)))))) }
             if kern.kernel != Int32(HR_INT8_VNNI) { tiles.append((ocb % 2 == 0 ? 2 : 1, min(ow, 13))) }

@@ -426,7 +426,7 @@ static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow
         sop.weights_int8_avx2 = kern == HR_INT8_AVX2 ? wide : 0; /* what a plan for the set makes */
         sop.int8_wsum = kern == HR_INT8_NEON_DOT ? sums : 0;
         int32_t tb[2], tt[2];
-        hr_choose_tile_int8_set(set, ocb, ow, oh, 1, &tb[0], &tt[0]);
+        hr_choose_tile_int8_set(set, k, ocb, ow, oh, 1, &tb[0], &tt[0]);
         tb[1] = ocb % 2 == 0 ? 2 : 1; tt[1] = ow < 13 ? ow : 13; /* outside the AVX2 / NEON tables */
         for (int ti = 0; ti < (kern == HR_INT8_VNNI ? 1 : 2); ti++) {
             sop.tile_b = tb[ti]; sop.tile_t = tt[ti];

@@ -92,9 +92,9 @@ int hr_int8_kernel(int set);
 /** 1 if this is an aarch64 CPU with the ARMv8.2 dot product (getauxval(AT_HWCAP) & HWCAP_ASIMDDP). */
 int hr_cpu_has_neon_dotprod(void);
 
-/** Register tile for the INT8 kernel that `set` runs (hr_int8_kernel); the contract of
- *  hr_choose_tile. The reference ignores tiles (one output block per task). */
-void hr_choose_tile_int8_set(int set, int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
+/** Register tile for the INT8 kernel that `set` runs (hr_int8_kernel) on a k x k convolution;
+ *  the contract of hr_choose_tile. The reference ignores tiles (one output block per task). */
+void hr_choose_tile_int8_set(int set, int k, int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
 /** Largest pixel count of INT8 kernel `kernel`'s register tile for b blocks (0 if none). */
 int hr_int8_kernel_tile_t_max(int kernel, int b);
 
