@@ -15,6 +15,20 @@ static inline float *hr_at(float *base, const hr_tensor *t, int cb, int y, int x
     return base + t->off + hr_pixel(t, cb, y, x);
 }
 
+/* Fetches for writing the FP32 output lines (one per pixel) that the B x T register tile at
+ * blocks ocb0.., row oy, pixels ox0.. will store, unless the op skips its FP32 store: issued before
+ * the tile's sums, so the epilogue's stores do not wait for those lines. INT8 kernels, one core of
+ * this Zen 5: W48 with VNNI about 2% faster (87.0 -> 84.9 ms), W32 with AVX-VNNI unchanged;
+ * prefetching the residual or the uint8 and half copies the same way gained nothing measurable. */
+static inline __attribute__((always_inline)) void
+hr_prefetch_out_tile(const hr_op *op, float *arena, int ocb0, int oy, int ox0, const int B, const int T) {
+    if (op->out_skip_fp32) return;
+    for (int b = 0; b < B; b++) {
+        const char *o = (const char *)hr_at(arena, &op->out, ocb0 + b, oy, ox0);
+        for (int t = 0; t < T; t++) __builtin_prefetch(o + 64 * t, 1, 3);
+    }
+}
+
 /* Address of pixel (y, x) of block cb of the uint8 copy of op's output (out_u8). */
 static inline uint8_t *hr_at_u8(float *base, const hr_op *op, int cb, int y, int x) {
     return (uint8_t *)(base + op->out_u8) + hr_pixel(&op->out, cb, y, x);
