@@ -57,7 +57,6 @@ int8_epilogue_avx2(const hr_op *op, float *arena, __m256i acc[HR_AVX2_MAX_B][2][
     __m256i acc[HR_AVX2_MAX_B][2][HR_AVX2_MAX_T];                                                            \
     _Pragma("clang loop unroll(full)") for (int b = 0; b < B; b++)                                           \
         _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) acc[b][0][t] = acc[b][1][t] = _mm256_setzero_si256(); \
-    hr_prefetch_out_tile(op, arena, ocb0, oy, ox0, B, T);                                                   \
     for (int icb = 0; icb < icbN; icb++) {                                                                   \
         int nic = op->in_c - icb * 16;                                                                       \
         if (nic > 16) nic = 16;                                                                              \
