@@ -208,6 +208,13 @@ void hr_wino_row_avx2(const hr_op *op, float *arena, int64_t scratch, int ty) {
     hr_wino_row_with(op, arena, scratch, ty, input_row_avx2, hr_conv_rows_avx2, output_row_avx2);
 }
 
+/* HR_OP_SUM, one row of block cb: hr_sum_task with the AVX2 epilogue (the same adds in the same
+ * order, so the same values, copies included): one core, W32 FP32, the fuse sums 0.52 -> 0.37 ms. */
+void hr_sum_row_avx2(const hr_op *op, float *arena, int cb, int oy) {
+    for (int ox = 0; ox < op->out.w; ox++)
+        hr_epilogue_store_avx2_general(op, arena, _mm256_setzero_ps(), _mm256_setzero_ps(), hr_at(arena, &op->out, cb, oy, ox), cb, oy, ox);
+}
+
 #pragma clang attribute pop
 
 /* Tile choice. GFLOP/s of 1 x 6 / 2 x 3 / 3 x 2 / 1 x 5 / 2 x 2 / 4 x 1 on one Zen 5 core (peak

@@ -72,8 +72,7 @@ hr_epilogue_store_avx2_with(const hr_op *op, float *arena, __m256 v0, __m256 v1,
         }
     }
     for (int u = 0; u < op->n_up; u++) {
-        const int f = op->up_f[u];
-        const float *p = hr_at(arena, &op->up[u], cb, oy / f, ox / f);
+        const float *p = hr_up_at(arena, op, u, cb, oy, ox);
         v0 = _mm256_add_ps(v0, _mm256_loadu_ps(p));
         v1 = _mm256_add_ps(v1, _mm256_loadu_ps(p + 8));
     }

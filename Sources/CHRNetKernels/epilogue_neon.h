@@ -47,10 +47,7 @@ epilogue_q(const hr_op *op, float *arena, float32x4_t v, float *o, int cb, int o
     if (op->res.off >= 0)
         v = vaddq_f32(v, plain != 1 && op->res_f16_mode ? residual_half_q(op, arena, cb, oy, ox, q)
                                                          : vld1q_f32(hr_at(arena, &op->res, cb, oy, ox) + 4 * q));
-    for (int u = 0; u < op->n_up; u++) {
-        const int f = op->up_f[u];
-        v = vaddq_f32(v, vld1q_f32(hr_at(arena, &op->up[u], cb, oy / f, ox / f) + 4 * q));
-    }
+    for (int u = 0; u < op->n_up; u++) v = vaddq_f32(v, vld1q_f32(hr_up_at(arena, op, u, cb, oy, ox) + 4 * q));
     if (op->relu) v = vmaxq_f32(v, vdupq_n_f32(0.0f));
     if (plain != 1 && op->out_u8_inv > 0) {
         if (plain == 2) store_copies_q_inline(op, arena, v, o, cb, oy, ox, q);

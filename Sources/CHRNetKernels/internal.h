@@ -95,6 +95,18 @@ static inline float hr_f16_to_f32(uint16_t h) {
     return c.f;
 }
 
+/* Pixel (oy, ox) of an output's nearest-upsampled addend k: pixel (oy/f, ox/f) of op->up[k].
+ * HRNet's factors are powers of two, taken as shifts: an integer division per pixel was most of
+ * the time of the fuse (sum) ops. */
+static inline const float *hr_up_at(float *arena, const hr_op *op, int k, int cb, int oy, int ox) {
+    const int f = op->up_f[k];
+    if ((f & (f - 1)) == 0) {
+        const int sh = __builtin_ctz((unsigned)f);
+        return hr_at(arena, &op->up[k], cb, oy >> sh, ox >> sh);
+    }
+    return hr_at(arena, &op->up[k], cb, oy / f, ox / f);
+}
+
 /* The fused epilogue for the 16 lanes of output pixel (cb, oy, ox), given the convolution's
  * values plus bias in v: + previous output (accumulate), + residual, + upsampled tensors, ReLU,
  * stored at o. The plain form of epilogue_avx512.h, shared by every plain kernel; the 16-lane
@@ -113,8 +125,7 @@ static inline void hr_epilogue16(const hr_op *op, float *arena, float *restrict 
             for (int l = 0; l < 16; l++) v[l] += r[l];
     }
     for (int u = 0; u < op->n_up; u++) {
-        const int f = op->up_f[u];
-        const float *p = hr_at(arena, &op->up[u], cb, oy / f, ox / f);
+        const float *p = hr_up_at(arena, op, u, cb, oy, ox);
         for (int l = 0; l < 16; l++) v[l] += p[l];
     }
     if (op->relu)
@@ -179,6 +190,7 @@ void hr_sum_row_avx512(const hr_op *op, float *arena, int cb, int oy);
 void hr_wino_row_avx512(const hr_op *op, float *arena, int64_t scratch, int ty);
 /* AVX2 + FMA (conv_avx2.c): 16 ymm registers, so its own tile table. */
 void hr_conv_rows_avx2(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t);
+void hr_sum_row_avx2(const hr_op *op, float *arena, int cb, int oy);
 void hr_wino_row_avx2(const hr_op *op, float *arena, int64_t scratch, int ty);
 void hr_choose_tile_avx2(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
 #endif

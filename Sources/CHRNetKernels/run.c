@@ -160,6 +160,10 @@ static inline void run_task(const hr_op *op, float *a, int set, int task, int64_
             hr_sum_row_avx512(op, a, task / h, task % h);
             break;
         }
+        if (set == HR_KERNELS_AVX2) {
+            hr_sum_row_avx2(op, a, task / h, task % h);
+            break;
+        }
 #endif
         hr_sum_task(op, a, task / h, task % h);
     }
