@@ -175,12 +175,6 @@ void hr_choose_tile_int8_set(int set, int k, int out_cb, int out_w, int out_h, i
 }
 
 
-int hr_int8_tile_t_max(int b) { return b >= 1 && b <= 4 ? tile_t_max_int8[b] : 0; }
-
-void hr_choose_tile_int8(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t) {
-    hr_choose_tile_with(tile_t_max_int8, out_cb, out_w, out_h, nthreads, tile_b, tile_t);
-}
-
 #if !HR_X86
 void hr_to_u8_rows(const float *arena, const hr_tensor *t, int c, float inv, uint8_t *dst, int cb, int y0, int y1) {
     to_u8_rows_plain(arena, t, c, inv, dst, cb, y0, y1);

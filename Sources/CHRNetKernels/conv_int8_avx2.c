@@ -26,7 +26,8 @@
 typedef int32_t __attribute__((may_alias, aligned(1))) hr_quad32_t;
 
 /* int32 sums -> FP32: fma(sum, int8_scale, bias) per output channel, one rounding as in the
- * reference (bit-equal results); then the FP32 epilogue. Shared with the AVX-VNNI kernel. */
+ * reference (bit-equal results); then the FP32 epilogue, its copies inline (every op of an INT8
+ * plan writes them). Shared with the AVX-VNNI kernel. */
 static inline __attribute__((always_inline)) void
 int8_epilogue_avx2(const hr_op *op, float *arena, __m256i acc[HR_AVX2_MAX_B][2][HR_AVX2_MAX_T], int ocb0, int oy, int ox0,
                    const int B, const int T) {
@@ -37,10 +38,10 @@ int8_epilogue_avx2(const hr_op *op, float *arena, __m256i acc[HR_AVX2_MAX_B][2][
         float *o = hr_at(arena, &op->out, cb, oy, ox0);
 #pragma clang loop unroll(full)
         for (int t = 0; t < T; t++)
-            hr_epilogue_store_avx2_copies(op, arena,
+            hr_epilogue_store_avx2_with(op, arena,
                                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[b][0][t]), _mm256_loadu_ps(sc), _mm256_loadu_ps(bias)),
                                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[b][1][t]), _mm256_loadu_ps(sc + 8), _mm256_loadu_ps(bias + 8)),
-                                   o + t * 16, cb, oy, ox0 + t);
+                                   o + t * 16, cb, oy, ox0 + t, 1);
     }
 }
 

@@ -101,12 +101,6 @@ hr_epilogue_store_avx2(const hr_op *op, float *arena, __m256 v0, __m256 v1, floa
     else hr_epilogue_store_avx2_general(op, arena, v0, v1, o, cb, oy, ox);
 }
 
-/* The INT8 kernel's form: every op of an INT8 plan writes copies, so they are inline. */
-static inline __attribute__((always_inline)) void
-hr_epilogue_store_avx2_copies(const hr_op *op, float *arena, __m256 v0, __m256 v1, float *o, int cb, int oy, int ox) {
-    hr_epilogue_store_avx2_with(op, arena, v0, v1, o, cb, oy, ox, 1);
-}
-
 /* Largest register tile of the AVX2 kernels: B <= 4 blocks, T <= 8 pixels (acc[b][half][t]). */
 enum { HR_AVX2_MAX_B = 4, HR_AVX2_MAX_T = 8 };
 

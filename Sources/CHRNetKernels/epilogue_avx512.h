@@ -47,17 +47,11 @@ hr_epilogue_run(const hr_op *op, float *arena, __m512 *v, int cb, int oy, int ox
 #pragma clang loop unroll(full)
             for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(r + t * 16));
     }
-    for (int k = 0; k < n_up; k++) {
-        /* One row address per addend, the pixel index a shift (as hr_up_at). */
+    for (int k = 0; k < n_up; k++) {   /* one row address per addend */
         const int f = op->up_f[k];
-        const float *ur = hr_at(arena, &op->up[k], cb, oy / f, 0);
-        if ((f & (f - 1)) == 0) {
-            const int sh = __builtin_ctz((unsigned)f);
+        const float *ur = hr_up_at(arena, op, k, cb, oy, 0);
 #pragma clang loop unroll(full)
-            for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(ur + (int64_t)((ox0 + t) >> sh) * 16));
-        } else {
-            for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(ur + (int64_t)((ox0 + t) / f) * 16));
-        }
+        for (int t = 0; t < T; t++) v[t] = _mm512_add_ps(v[t], _mm512_loadu_ps(ur + (int64_t)hr_up_index(ox0 + t, f) * 16));
     }
     if (op->relu)
 #pragma clang loop unroll(full)

@@ -95,16 +95,17 @@ static inline float hr_f16_to_f32(uint16_t h) {
     return c.f;
 }
 
-/* Pixel (oy, ox) of an output's nearest-upsampled addend k: pixel (oy/f, ox/f) of op->up[k].
- * HRNet's factors are powers of two, taken as shifts: an integer division per pixel was most of
- * the time of the fuse (sum) ops. */
+/* x / f for a coordinate x >= 0 of an output and its upsampling factor f. HRNet's factors are
+ * powers of two, taken as shifts: an integer division per pixel was most of the time of the
+ * fuse (sum) ops. */
+static inline int hr_up_index(int x, int f) {
+    return (f & (f - 1)) == 0 ? x >> __builtin_ctz((unsigned)f) : x / f;
+}
+
+/* Pixel (oy, ox) of an output's nearest-upsampled addend k: pixel (oy/f, ox/f) of op->up[k]. */
 static inline const float *hr_up_at(float *arena, const hr_op *op, int k, int cb, int oy, int ox) {
     const int f = op->up_f[k];
-    if ((f & (f - 1)) == 0) {
-        const int sh = __builtin_ctz((unsigned)f);
-        return hr_at(arena, &op->up[k], cb, oy >> sh, ox >> sh);
-    }
-    return hr_at(arena, &op->up[k], cb, oy / f, ox / f);
+    return hr_at(arena, &op->up[k], cb, hr_up_index(oy, f), hr_up_index(ox, f));
 }
 
 /* The fused epilogue for the 16 lanes of output pixel (cb, oy, ox), given the convolution's

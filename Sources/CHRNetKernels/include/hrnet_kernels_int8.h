@@ -75,14 +75,8 @@ void hr_to_u8_rows(const float *arena, const hr_tensor *t, int c, float inv, uin
 
 /** One output row segment [ox0, ox0+t) of output blocks [ocb0, ocb0+b) of the INT8 convolution
  *  op, from the uint8 copy in_u8 of its input: int32 sums, then the epilogue above, written to
- *  op->out. 1 <= b <= 4, 1 <= t <= hr_int8_tile_t_max(b). Needs hr_cpu_has_avx512vnni(). */
+ *  op->out. 1 <= b <= 4, 1 <= t <= hr_int8_kernel_tile_t_max(HR_INT8_VNNI, b). Needs hr_cpu_has_avx512vnni(). */
 void hr_conv_rows_int8(const hr_op *op, float *arena, const uint8_t *in_u8, int ocb0, int oy, int ox0, int b, int t);
-
-/** Largest pixel count t of the INT8 register tile for b output blocks (0 if b is not 1..4). */
-int hr_int8_tile_t_max(int b);
-
-/** Register tile for the INT8 kernel; the contract of hr_choose_tile. */
-void hr_choose_tile_int8(int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
 
 /** Which INT8 kernel each kernel set runs on this CPU. */
 enum { HR_INT8_REFERENCE = 0, HR_INT8_VNNI = 1, HR_INT8_AVX2 = 2, HR_INT8_NEON_DOT = 3, HR_INT8_AVXVNNI = 4 };
