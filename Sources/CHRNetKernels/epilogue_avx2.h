@@ -26,18 +26,20 @@ hr_residual_half_avx2(const hr_op *op, float *arena, int cb, int oy, int ox, __m
     *v1 = _mm256_add_ps(*v1, r1);
 }
 
-/* and the stores of an op that writes copies (out_u8_inv > 0; a plan sets out_f16_on and
- * out_skip_fp32 only on such ops): uint8 codes as hr_quantize_u8 (max returns 0 for NaN), the
- * half copy, then FP32 unless skipped. */
+/* and the stores of an op that writes copies (hr_epilogue_copies): uint8 codes as
+ * hr_quantize_u8 (max returns 0 for NaN) if asked, the half copy if asked, then FP32 unless
+ * skipped. */
 static inline __attribute__((always_inline)) void
 hr_store_copies_avx2_inline(const hr_op *op, float *arena, __m256 v0, __m256 v1, float *o, int cb, int oy, int ox) {
-    const __m256 inv = _mm256_set1_ps(op->out_u8_inv), top = _mm256_set1_ps(255.0f);
-    const __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v0, inv), _mm256_setzero_ps()), top));
-    const __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v1, inv), _mm256_setzero_ps()), top));
-    /* packus works within 128-bit lanes: [q0 0-3, q1 0-3, q0 4-7, q1 4-7], reordered. */
-    const __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(q0, q1), 0xD8);
-    _mm_storeu_si128((__m128i *)hr_at_u8(arena, op, cb, oy, ox),
-                     _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+    if (op->out_u8_inv > 0) {
+        const __m256 inv = _mm256_set1_ps(op->out_u8_inv), top = _mm256_set1_ps(255.0f);
+        const __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v0, inv), _mm256_setzero_ps()), top));
+        const __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v1, inv), _mm256_setzero_ps()), top));
+        /* packus works within 128-bit lanes: [q0 0-3, q1 0-3, q0 4-7, q1 4-7], reordered. */
+        const __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(q0, q1), 0xD8);
+        _mm_storeu_si128((__m128i *)hr_at_u8(arena, op, cb, oy, ox),
+                         _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+    }
     if (op->out_f16_on) {
         uint16_t *h = hr_at_f16_of(arena, &op->out, op->out_f16, cb, oy, ox);
         _mm_storeu_si128((__m128i *)h, _mm256_cvtps_ph(v0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -80,7 +82,7 @@ hr_epilogue_store_avx2_with(const hr_op *op, float *arena, __m256 v0, __m256 v1,
         v0 = _mm256_max_ps(v0, _mm256_setzero_ps());
         v1 = _mm256_max_ps(v1, _mm256_setzero_ps());
     }
-    if (general && op->out_u8_inv > 0) {
+    if (general && hr_epilogue_copies(op)) {
         hr_store_copies_avx2_inline(op, arena, v0, v1, o, cb, oy, ox);
         return;
     }

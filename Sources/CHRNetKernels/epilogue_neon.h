@@ -14,16 +14,18 @@ residual_half_q(const hr_op *op, float *arena, int cb, int oy, int ox, int q) {
     return vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(hr_at(arena, &op->res, cb, oy, ox) + 4 * q)));   /* nearest even */
 }
 
-/* and the stores of an op that writes copies (out_u8_inv > 0; a plan sets out_f16_on and
- * out_skip_fp32 only on such ops): uint8 codes as hr_quantize_u8 (maxnm returns 0 for NaN), the
- * half copy, then FP32 unless skipped. */
+/* and the stores of an op that writes copies (hr_epilogue_copies): uint8 codes as
+ * hr_quantize_u8 (maxnm returns 0 for NaN) if asked, the half copy if asked, then FP32 unless
+ * skipped. */
 static inline __attribute__((always_inline)) void
 store_copies_q_inline(const hr_op *op, float *arena, float32x4_t v, float *o, int cb, int oy, int ox, int q) {
-    float32x4_t x = vmaxnmq_f32(vmulq_f32(v, vdupq_n_f32(op->out_u8_inv)), vdupq_n_f32(0.0f));
-    x = vminq_f32(x, vdupq_n_f32(255.0f));
-    const uint16x4_t w = vqmovun_s32(vcvtnq_s32_f32(x));   /* nearest even */
-    const uint8x8_t b = vqmovn_u16(vcombine_u16(w, w));
-    vst1_lane_u32((uint32_t *)(void *)(hr_at_u8(arena, op, cb, oy, ox) + 4 * q), vreinterpret_u32_u8(b), 0);
+    if (op->out_u8_inv > 0) {
+        float32x4_t x = vmaxnmq_f32(vmulq_f32(v, vdupq_n_f32(op->out_u8_inv)), vdupq_n_f32(0.0f));
+        x = vminq_f32(x, vdupq_n_f32(255.0f));
+        const uint16x4_t w = vqmovun_s32(vcvtnq_s32_f32(x));   /* nearest even */
+        const uint8x8_t b = vqmovn_u16(vcombine_u16(w, w));
+        vst1_lane_u32((uint32_t *)(void *)(hr_at_u8(arena, op, cb, oy, ox) + 4 * q), vreinterpret_u32_u8(b), 0);
+    }
     if (op->out_f16_on)
         vst1_u16(hr_at_f16_of(arena, &op->out, op->out_f16, cb, oy, ox) + 4 * q, vreinterpret_u16_f16(vcvt_f16_f32(v)));
     if (!op->out_skip_fp32) vst1q_f32(o, v);
@@ -49,7 +51,7 @@ epilogue_q(const hr_op *op, float *arena, float32x4_t v, float *o, int cb, int o
                                                          : vld1q_f32(hr_at(arena, &op->res, cb, oy, ox) + 4 * q));
     for (int u = 0; u < op->n_up; u++) v = vaddq_f32(v, vld1q_f32(hr_up_at(arena, op, u, cb, oy, ox) + 4 * q));
     if (op->relu) v = vmaxq_f32(v, vdupq_n_f32(0.0f));
-    if (plain != 1 && op->out_u8_inv > 0) {
+    if (plain != 1 && hr_epilogue_copies(op)) {
         if (plain == 2) store_copies_q_inline(op, arena, v, o, cb, oy, ox, q);
         else store_copies_q(op, arena, v, o, cb, oy, ox, q);
         return;

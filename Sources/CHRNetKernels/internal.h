@@ -55,9 +55,13 @@ static inline uint16_t *hr_at_f16_of(float *base, const hr_tensor *t, int64_t f1
     return (uint16_t *)(base + f16) + hr_pixel(t, cb, y, x);
 }
 
+/* 1 if op stores anything but its FP32 output: the INT8 plans' uint8 or half copies, or only
+ * those (out_skip_fp32). A plan may ask for either copy alone. */
+static inline int hr_epilogue_copies(const hr_op *op) { return op->out_u8_inv > 0 || op->out_f16_on || op->out_skip_fp32; }
+
 /* 1 if op writes none of the INT8 plans' copies and reads no half residual: the FP32 kernels'
  * common case, whose SIMD epilogues then test for neither per pixel. */
-static inline int hr_epilogue_plain(const hr_op *op) { return !(op->out_u8_inv > 0) && !op->res_f16_mode; }
+static inline int hr_epilogue_plain(const hr_op *op) { return !hr_epilogue_copies(op) && !op->res_f16_mode; }
 
 /* IEEE half of a float, round to nearest even, as vcvtps2ph with that rounding (and F16C, and
  * aarch64's fcvt): overflow to infinity, subnormal halves, NaN stays a quiet NaN (payload's top

@@ -373,7 +373,7 @@ static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow
     op.kind = HR_OP_CONV; op.k = k; op.stride = s; op.in_c = cin; op.relu = relu; op.accumulate = acc;
     op.in = tensor(&off, icb, oh * s, ow * s);
     op.out = tensor(&off, ocb, oh, ow);
-    op.res = res ? tensor(&off, ocb, oh, ow) : (hr_tensor){-1, 0, 0, 0};
+    op.res = res && res != 4 ? tensor(&off, ocb, oh, ow) : (hr_tensor){-1, 0, 0, 0};
     op.res_f16_mode = res == 2 ? 2 : 0;   /* res 2: the residual rounded to IEEE half first */
     const int64_t tensors = off, copy_floats = ((int64_t)hr_int8_tensor_bytes(&op.in) + 3) / 4;
     op.int8_copy = tensors;
@@ -388,11 +388,19 @@ static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow
         op.out_u8 = u8_off; op.out_u8_inv = 40.0f; op.out_f16_on = 1; op.out_f16 = f16_off;
         op.res_f16_mode = 1; op.res_f16 = rf16_off;
     }
+    /* res 4: an op whose output is only ever a residual (the first bottleneck's downsample in an
+     * INT8 plan): the epilogue stores the half copy alone, no uint8 codes, no FP32. */
+    if (res == 4) {
+        f16_floats = tsize(&op.out) / 2;
+        f16_off = total;
+        total = f16_off + f16_floats;
+        op.out_f16_on = 1; op.out_f16 = f16_off; op.out_skip_fp32 = 1;
+    }
     float *init = calloc(total, sizeof(float)), *ref = malloc(total * sizeof(float)), *out = malloc(total * sizeof(float));
     fill(init, &op.in, cin);
     for (int64_t i = op.in.off; i < op.in.off + tsize(&op.in); i++) init[i] = init[i] > 0 ? 2 * init[i] : 0; /* ReLU output */
     fill(init, &op.out, 16 * ocb);
-    if (res) fill(init, &op.res, 16 * ocb);
+    if (op.res.off >= 0) fill(init, &op.res, 16 * ocb);
     if (res == 3) {   /* finite halves below 2 in magnitude, some negative */
         uint16_t *h = (uint16_t *)(init + rf16_off);
         for (int64_t i = 0; i < 2 * f16_floats; i++) h[i] = (uint16_t)((rnd() < 0 ? 0x8000u : 0) | ((uint32_t)((rnd() + 1) * 7000) & 0x3BFFu));
@@ -439,13 +447,16 @@ static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow
                 worst = isnan(d) ? INFINITY : fmax(worst, d);
                 changed += out[i] != init[i];
             }
-            const int copies_equal = res != 3 || (memcmp(out + u8_off, ref + u8_off, (size_t)u8_floats * 4) == 0 &&
-                                                   memcmp(out + f16_off, ref + f16_off, (size_t)f16_floats * 4) == 0);
-            result(worst < 1e-6 && changed > 0 && copies_equal, "int8 %3d->%-3d k%d s%d %dx%-3d relu %d res %d acc %d  %s (%s) tile %dx%d err %.2e",
+            const int copies_equal = res < 3 || (memcmp(out + u8_off, ref + u8_off, (size_t)u8_floats * 4) == 0 &&
+                                                  memcmp(out + f16_off, ref + f16_off, (size_t)f16_floats * 4) == 0);
+            int halves = 0;   /* res 4: the half copy written (and compared above), FP32 untouched */
+            for (int64_t i = 0; i < 2 * f16_floats; i++) halves += ((const uint16_t *)(out + f16_off))[i] != 0;
+            const int stores_ok = res == 4 ? changed == 0 && halves > 0 : changed > 0;
+            result(worst < 1e-6 && stores_ok && copies_equal, "int8 %3d->%-3d k%d s%d %dx%-3d relu %d res %d acc %d  %s (%s) tile %dx%d err %.2e",
                    cin, cout, k, s, oh, ow, relu, res, acc, hr_kernels_name(set), int8_kernel_name(kern), sop.tile_b, sop.tile_t, worst);
         }
     }
-    if (res == 3) {
+    if (res >= 3) {
         /* The same op in FP32 (the first layer of an INT8 plan writes the copies from an FP32
          * kernel): each SIMD set's FP32 kernel against the scalar reference. Sums in another
          * order: outputs within 1e-5, uint8 codes within 1, halves within 1e-3 relative. */
@@ -471,7 +482,9 @@ static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow
                 const double a = half_to_double(ha[i]), b = half_to_double(hb[i]);
                 worst_h = fmax(worst_h, fabs(a - b) / fmax(1.0, fabs(b)));
             }
-            result(worst < 1e-5 && worst_u8 <= 1 && worst_h < 1e-3, "fp32 op with int8 copies %3d->%-3d k%d s%d %dx%-3d  %s err %.2e u8 %d half %.2e",
+            int changed = 0;
+            for (int64_t i = o0; i < o1; i++) changed += out[i] != init[i];
+            result(worst < 1e-5 && worst_u8 <= 1 && worst_h < 1e-3 && (res == 4) == (changed == 0), "fp32 op with int8 copies %3d->%-3d k%d s%d %dx%-3d  %s err %.2e u8 %d half %.2e",
                    cin, cout, k, s, oh, ow, hr_kernels_name(set), worst, worst_u8, worst_h);
         }
     }
@@ -485,6 +498,7 @@ static void int8_cases(int quick) {
     int8_case(n++, 32, 48, 3, 1, 2, 13, 1, 2, 0);   /* residual rounded to half (INT8 plans) */
     int8_case(n++, 32, 48, 3, 1, 2, 13, 1, 3, 0);   /* half residual copy in, uint8 + half copies out */
     int8_case(n++, 64, 32, 1, 1, 1, 21, 0, 3, 1);   /* the same without ReLU, accumulating */
+    int8_case(n++, 64, 48, 1, 1, 1, 21, 0, 4, 0);   /* the half copy alone, no FP32 store */
     int8_case(n++, 256, 64, 1, 1, 1, 48, 1, 0, 0);
     int8_case(n++, 64, 128, 3, 2, 1, 24, 1, 0, 1);
     int8_case(n++, 17, 48, 3, 1, 2, 7, 0, 1, 1);    /* a partial input block and quad */

@@ -280,6 +280,10 @@ struct Plan {
     ///   The codes are the ones the reader's own pass would make (hr_quantize_u8 of the same
     ///   float), the halves the ones res_f16_mode 2 makes: results are bit-equal either way (a
     ///   test undoes the fusion of a plan and compares).
+    /// - A tensor larger than `halfResidualBytes` that is read only by residual adds (the first
+    ///   stage's downsample, 64->256 at a quarter of the input size) is stored only as its half
+    ///   copy: W48 384x288, one core, the downsample 0.40 -> 0.35 ms and the add reading it 0.85
+    ///   -> 0.55 ms (7 MiB of FP32 written and read again before).
     /// Copies live in the slot from that writer to their last reader; copies of one shape and
     /// kind share memory, like the FP32 tensors, so the zero borders (never written) stay zero.
     private static func int8DataFlow(graph g: Graph, ops planned: inout [hr_op], shape: (Int) -> (cb: Int, h: Int, w: Int),
@@ -313,6 +317,18 @@ struct Plan {
             freeAfter[int8Readers[x].max()!, default: []].append((x, false))
             if halfResidual[x] { freeAfter[residualReaders[x].max()!, default: []].append((x, true)) }
         }
+        // A large tensor read only as a residual (the first bottleneck's downsample): its writer
+        // stores only the half copy (all epilogues can store either copy alone).
+        var halfOnly = [Bool](repeating: false, count: n)
+        for x in 0..<n where int8Readers[x].isEmpty && !residualReaders[x].isEmpty && !fp32Read[x]
+            && lastWriter[x] >= 0 && firstRead[x] > lastWriter[x] {
+            let s = shape(x)
+            if s.cb * (s.h + 2) * (s.w + 2) * 64 > Self.halfResidualBytes {
+                halfOnly[x] = true
+                halfResidual[x] = true
+                freeAfter[residualReaders[x].max()!, default: []].append((x, true))
+            }
+        }
         for x in 0..<n where !halfResidual[x] && !residualReaders[x].isEmpty { fp32Read[x] = true }
         var u8At = [Int](repeating: -1, count: n), halfAt = [Int](repeating: -1, count: n)
         var free: [String: [Int]] = [:]
@@ -345,6 +361,16 @@ struct Plan {
                         planned[r].res_f16 = Int64(halfAt[x])
                         planned[r].res_f16_mode = 1
                     }
+                }
+            }
+            if halfOnly[x] && lastWriter[x] == i {
+                halfAt[x] = try place(x, half: true)
+                planned[i].out_f16 = Int64(halfAt[x])
+                planned[i].out_f16_on = 1
+                planned[i].out_skip_fp32 = 1
+                for r in residualReaders[x] {
+                    planned[r].res_f16 = Int64(halfAt[x])
+                    planned[r].res_f16_mode = 1
                 }
             }
             // Freed after the op's own output was placed: an op never writes a copy it reads.
