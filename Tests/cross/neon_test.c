@@ -491,7 +491,54 @@ static void int8_case(int index, int cin, int cout, int k, int s, int oh, int ow
     free(init); free(ref); free(out); free(w); free(bias); free(inv); free(scale); free(wq); free(wide); free(sums);
 }
 
+/* The uint8 codes an epilogue writes (out_u8_inv > 0), on values at the edges: 0 and -0,
+ * negatives, halfway points of the rounding, 255 and past it, 2^31 and more, infinities, NaN.
+ * A sum op (residual + nothing, with and without ReLU) run by each set against the scalar
+ * reference (hr_quantize_u8): the codes byte for byte. The AVX-512 epilogue after ReLU converts
+ * and saturates without clamping first; this checks that it writes the same codes. */
+static void u8_edge_case(int relu) {
+    static const float edge[] = {0.0f, -0.0f, -1.0f, -3e38f, 0.2f, 0.25f, 0.75f, 1.25f, 63.5f, 63.75f, 64.0f,
+                                 127.5f, 127.25f, 127.75f, 128.0f, 1e9f, 2.1e9f, 3e9f, 3e38f, INFINITY, -INFINITY, NAN};
+    const int n_edge = (int)(sizeof edge / sizeof edge[0]);
+    const float inv = 2.0f;   /* v x 2: 127.5 -> 255 exactly, 127.75 -> 255.5 (saturates), 0.25 -> 0.5 (even: 0) */
+    int64_t off = 0;
+    hr_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = HR_OP_SUM; op.relu = relu;
+    op.out = tensor(&off, 2, 2, 19);
+    op.res = tensor(&off, 2, 2, 19);
+    const int64_t u8_floats = ((int64_t)hr_int8_tensor_bytes(&op.out) + 3) / 4;
+    op.out_u8 = off; op.out_u8_inv = inv;
+    const int64_t total = off + u8_floats;
+    float *init = calloc(total, sizeof(float)), *ref = malloc(total * sizeof(float)), *out = malloc(total * sizeof(float));
+    int i = 0;
+    for (int cb = 0; cb < 2; cb++)
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 19; x++)
+                for (int l = 0; l < 16; l++, i++)
+                    init[op.res.off + (((int64_t)cb * 4 + y + 1) * 21 + x + 1) * 16 + l] = edge[i % n_edge] * (i / n_edge % 2 ? 1.0f : 0.5f);
+    memcpy(ref, init, total * sizeof(float));
+    hr_run(&op, 1, ref, 1, HR_KERNELS_REFERENCE);
+    for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
+        const int set = sets[si];
+        if (!hr_kernels_supported(set)) continue;
+        memcpy(out, init, total * sizeof(float));
+        hr_run(&op, 1, out, 1, set);
+        const uint8_t *a = (const uint8_t *)(out + op.out_u8), *b = (const uint8_t *)(ref + op.out_u8);
+        int64_t bad = -1, saturated = 0;
+        for (int64_t j = 0; j < 4 * u8_floats; j++) {
+            if (a[j] != b[j] && bad < 0) bad = j;
+            saturated += b[j] == 255;
+        }
+        result(bad < 0 && saturated > 0, "uint8 codes of edge values, relu %d  %s%s", relu, hr_kernels_name(set),
+               bad < 0 ? "" : " (a byte differs)");
+    }
+    free(init); free(ref); free(out);
+}
+
 static void int8_cases(int quick) {
+    u8_edge_case(1);
+    u8_edge_case(0);
     int n = 0;
     int8_case(n++, 64, 64, 3, 1, 2, 48, 1, 0, 0);   /* W32-like branch conv at 256x192 */
     int8_case(n++, 32, 32, 3, 1, 2, 13, 1, 1, 0);
