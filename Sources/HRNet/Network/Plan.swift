@@ -259,10 +259,13 @@ struct Plan {
     }
 
     /// Residuals of tensors larger than this (FP32 bytes, borders included) are read as halves:
-    /// converting costs more than the bytes it saves while a tensor fits in a core's L2. Measured
-    /// on one Zen 5 core (1 MiB L2): W48 (1.4 MiB branch tensors) 4-5% faster with halves, W32
-    /// (0.4 MiB) 1% slower.
-    static let halfResidualBytes = 1 << 20
+    /// converting costs more than the bytes it saves while a tensor sits in a core's L2. Measured
+    /// on this Zen 5 (2 threads, two plans in one process, runs alternating): at 200 KiB instead
+    /// of 1 MiB (now also W48's 96-, 192- and 384-channel branches and W32's 32- and 64-channel
+    /// ones), W48 batch 8 1.1-1.4% faster, W32 0-0.7%; at 0 (every residual), W32 0.3-0.6%
+    /// faster again, but the demo model's keypoints within one heatmap pixel of FP32 fell from
+    /// 99.02% to 98.91% (one joint of 918, under the 99% the INT8 mode promises), so not 0.
+    static let halfResidualBytes = 200 << 10
 
     /// The data flow of an INT8 plan around its INT8 convolutions.
     ///
