@@ -119,7 +119,7 @@ typedef enum hrnet_precision {
     HRNET_PRECISION_BF16 = 1,
     /** Fastest, opt-in: uint8 activations x int8 weights (per output channel, symmetric), int32
      *  sums, FP32 epilogue; the first layer and the heatmap layer stay FP32, and the skip
-     *  connections of tensors over 1 MiB add them rounded to IEEE half. Kernels: AVX512_VNNI
+     *  connections of tensors over 200 KiB add them rounded to IEEE half. Kernels: AVX512_VNNI
      *  (vpdpbusd; kernel set avx512 on Ice Lake, Zen 4 and later), AVX-VNNI (vpdpbusd on 256-bit
      *  registers; kernel set avx2 on Alder Lake, Zen 5 and later), AVX2 (vpmaddwd; kernel set
      *  avx2 on the other x86-64-v3 CPUs, and avx512 on CPUs without either VNNI) and aarch64 with
@@ -129,7 +129,7 @@ typedef enum hrnet_precision {
      *  hrnet_options.calibration_path or calibration_data; session creation fails with
      *  HRNET_ERR_INVALID_ARGUMENT without one (a calibration of another checkpoint too), with the
      *  generic kernel set, and on ARM CPUs without the dot product. Error bound tested: heatmaps
-     *  within 5e-2 max abs of the float64 reference on the fixture (measured 3.0e-2), COCO AP on
+     *  within 5e-2 max abs of the float64 reference on the fixture (measured 2.2e-2), COCO AP on
      *  the demo model's sample frames within 0.5 of FP32's and >= 99% of joints within one
      *  heatmap pixel of FP32's (README "INT8": measured figures). Added in 0.3. */
     HRNET_PRECISION_INT8 = 2
