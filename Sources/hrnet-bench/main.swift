@@ -16,6 +16,7 @@ struct Options {
     var json = false
     var scaling = true
     var profile = false
+    var profileOps = false
     var direct = false
     var precisions: [Precision] = [.fp32, .bf16]
     var kernels: [KernelSet] = [.auto]
@@ -23,7 +24,7 @@ struct Options {
 
 let usage = """
 usage: hrnet-bench [--checkpoint FILE | --width 32|48] [--input-size HxW] [--batch 1,8]
-                   [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json] [--profile] [--direct] [--precision fp32,bf16,int8]
+                   [--threads 2] [--reps 10] [--peers LIST|none] [--peer-dir DIR] [--no-scaling] [--json] [--profile] [--profile-ops] [--direct] [--precision fp32,bf16,int8]
                    [--kernels auto|avx512,avx2,neon,generic]
 
 Times the exact FP32 network on random input: ms/crop (median and min of --reps runs after two
@@ -32,7 +33,9 @@ thread scaling (1 vs --threads). Without --checkpoint, writes a random-weight HR
 checkpoint in the published layout with <peer-dir>/make_checkpoint.py. Peers (ONNX Runtime,
 OpenVINO FP32 and BF16) are timed by <peer-dir>/peer_bench.py on the same network, each in a
 fresh process; --peer-dir defaults to ../shared/bench next to the repository. --profile prints
-the time of each kind of op instead (GFLOP/s per convolution shape) and exits. --direct runs the
+the time of each kind of op instead (GFLOP/s per convolution shape) and exits; --profile-ops lists
+every op in plan order (its index, shape, and in INT8 plans its data flow: residual read in FP32
+or as halves, uint8/half copies written, FP32 store skipped). --direct runs the
 stride-1 3x3 convolutions as direct convolutions instead of Winograd F(2x2,3x3). --kernels times
 each listed kernel set (default auto: the best the CPU runs; BF16 runs on avx512 only); the
 openvino-avx2 peer (OpenVINO FP32 capped to AVX2) is compared with the avx2 set, the other peers
@@ -64,6 +67,7 @@ while !args.isEmpty {
     case "--peer-dir": o.peerDir = value()
     case "--no-scaling": o.scaling = false
     case "--profile": o.profile = true
+    case "--profile-ops": o.profile = true; o.profileOps = true
     case "--direct": o.direct = true
     case "--precision":
         o.precisions = value().split(separator: ",").map { $0 == "bf16" ? Precision.bf16 : $0 == "int8" ? Precision.int8 : Precision.fp32 }
@@ -173,7 +177,7 @@ do {
         let s = try Session(model: model, inputHeight: o.height, inputWidth: o.inputWidth, threads: o.threads,
                             precision: o.precisions.first ?? .fp32, kernels: o.kernels[0], calibration: calibration)
         _ = try s.profile(runs: 2)
-        let rows = try s.profile(runs: o.reps)
+        let rows = try s.profile(runs: o.reps, eachOp: o.profileOps)
         let total = rows.reduce(0) { $0 + $1.seconds }
         print(String(format: "per-op profile, %@ kernels, %d threads, %.2f ms/crop in ops", s.kernels.name, o.threads, total * 1000))
         print("op                                          ms     share  GFLOP/s")

@@ -287,6 +287,19 @@ final class KernelInt8Tests: XCTestCase {
             XCTAssertEqual(Array(two[0..<s.heatmapCount]), fusedOut, "image-parallel batch, first crop")
             XCTAssertEqual(Array(two[s.heatmapCount...]), fusedOut, "image-parallel batch, second crop")
             print("INT8 \(set.name) plan: \(ready) convolutions read a uint8 copy written by their producer, \(skipped) FP32 stores skipped")
+            // Tensors read only by residual adds store only their half copy: the first stage's
+            // downsample, and the last module's high-resolution branch output (read by the final
+            // fusion sum); the unfused plan above stores FP32 there instead, with the same bits out.
+            let halfOnly = s.plan.ops.indices.filter {
+                s.plan.ops[$0].out_f16_on != 0 && s.plan.ops[$0].out_u8_inv == 0 && s.plan.ops[$0].out_skip_fp32 != 0
+            }
+            XCTAssertEqual(halfOnly.map { s.plan.ops[$0].k }, [1, 3], "the downsample (1x1) and the last branch-1 convolution (3x3)")
+            // hrnet-bench --profile-ops: one row per op, in plan order, with its data flow.
+            let rows = try s.profile(runs: 1, eachOp: true)
+            XCTAssertEqual(rows.map { Int($0.label.prefix { $0 != " " }) }, Array(0..<s.plan.ops.count).map { Optional($0) })
+            for h in halfOnly { XCTAssertTrue(rows[h].label.hasSuffix("+half -fp32]") && !rows[h].label.contains("+u8"), rows[h].label) }
+            if let h = halfOnly.first { XCTAssertTrue(rows[h].label.contains("1x1 s1 64->256"), rows[h].label) }
+            XCTAssertTrue(rows.contains { $0.label.contains("[res-half u8-in +u8 +half -fp32]") }, "a bottleneck's last layer")
         }
         // Across sets. Every INT8 kernel dequantizes with one fma(sum, scale, bias), so a layer's
         // outputs are bit-equal; with a mul then an add, last-bit differences moved activations

@@ -283,10 +283,11 @@ struct Plan {
     ///   The codes are the ones the reader's own pass would make (hr_quantize_u8 of the same
     ///   float), the halves the ones res_f16_mode 2 makes: results are bit-equal either way (a
     ///   test undoes the fusion of a plan and compares).
-    /// - A tensor larger than `halfResidualBytes` that is read only by residual adds (the first
-    ///   stage's downsample, 64->256 at a quarter of the input size) is stored only as its half
-    ///   copy: W48 384x288, one core, the downsample 0.40 -> 0.35 ms and the add reading it 0.85
-    ///   -> 0.55 ms (7 MiB of FP32 written and read again before).
+    /// - A tensor larger than `halfResidualBytes` that is read only by residual adds is stored
+    ///   only as its half copy: the first stage's downsample (64->256 at a quarter of the input
+    ///   size; W48 384x288, one core, the downsample 0.40 -> 0.35 ms and the add reading it 0.85
+    ///   -> 0.55 ms: 7 MiB of FP32 written and read again before), and the last module's
+    ///   high-resolution branch output, which only the final fusion sum reads.
     /// Copies live in the slot from that writer to their last reader; copies of one shape and
     /// kind share memory, like the FP32 tensors, so the zero borders (never written) stay zero.
     private static func int8DataFlow(graph g: Graph, ops planned: inout [hr_op], shape: (Int) -> (cb: Int, h: Int, w: Int),
@@ -320,8 +321,9 @@ struct Plan {
             freeAfter[int8Readers[x].max()!, default: []].append((x, false))
             if halfResidual[x] { freeAfter[residualReaders[x].max()!, default: []].append((x, true)) }
         }
-        // A large tensor read only as a residual (the first bottleneck's downsample): its writer
-        // stores only the half copy (all epilogues can store either copy alone).
+        // A large tensor read only as a residual (the first bottleneck's downsample, the last
+        // high-resolution branch output): its writer stores only the half copy (all epilogues
+        // can store either copy alone).
         var halfOnly = [Bool](repeating: false, count: n)
         for x in 0..<n where int8Readers[x].isEmpty && !residualReaders[x].isEmpty && !fp32Read[x]
             && lastWriter[x] >= 0 && firstRead[x] > lastWriter[x] {

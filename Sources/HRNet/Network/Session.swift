@@ -106,10 +106,13 @@ public final class Session {
     }
 
     /// Per-op wall time of `runs` passes over one crop of zeros, grouped by op shape:
-    /// (label, seconds per pass, multiply-adds per pass). Each pass packs the crop first, as
+    /// (label, seconds per pass, multiply-adds per pass). `eachOp`: one row per op instead, its
+    /// label starting with its index in the plan and ending with its data flow (INT8 plans):
+    /// `res` FP32 / `res-half` residual read, `+u8` / `+half` copies written, `-fp32` FP32
+    /// store skipped, `u8-in` input's uint8 copy written by its producer. Each pass packs the crop first, as
     /// `forward` does: the first layer then reads an input that is in cache, not the arena's
     /// stale contents (which made it look 3x slower than it is in a forward).
-    public func profile(runs: Int) throws -> [(label: String, seconds: Double, macs: Double)] {
+    public func profile(runs: Int, eachOp: Bool = false) throws -> [(label: String, seconds: Double, macs: Double)] {
         var seconds = [Double](repeating: 0, count: plan.ops.count)
         let a = arena.pointer
         let zeros = [Float](repeating: 0, count: inputCount)
@@ -132,10 +135,25 @@ public final class Session {
             } else {
                 label = "sum @\(op.out.h)x\(op.out.w)x\(op.out.cb * 16)"
             }
-            let g = groups[label] ?? (0, 0)
-            groups[label] = (g.0 + seconds[i] / Double(runs), g.1 + macs)
+            let key: String
+            if eachOp {
+                var flow: [String] = []
+                if op.res.off >= 0 { flow.append(op.res_f16_mode != 0 ? "res-half" : "res") }
+                if op.in_u8_ready != 0 { flow.append("u8-in") }
+                if op.out_u8_inv > 0 { flow.append("+u8") }
+                if op.out_f16_on != 0 { flow.append("+half") }
+                if op.out_skip_fp32 != 0 { flow.append("-fp32") }
+                key = "\(i) \(label)" + (flow.isEmpty ? "" : " [" + flow.joined(separator: " ") + "]")
+            } else {
+                key = label
+            }
+            let g = groups[key] ?? (0, 0)
+            groups[key] = (g.0 + seconds[i] / Double(runs), g.1 + macs)
         }
-        return groups.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.seconds > $1.seconds }
+        let rows = groups.map { ($0.key, $0.value.0, $0.value.1) }
+        // Per op: in plan order; grouped: the slowest first.
+        return eachOp ? rows.sorted { Int($0.0.prefix { $0 != " " })! < Int($1.0.prefix { $0 != " " })! }
+                      : rows.sorted { $0.1 > $1.1 }
     }
 
     public var inputCount: Int { 3 * inputHeight * inputWidth }
