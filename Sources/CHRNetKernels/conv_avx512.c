@@ -25,11 +25,7 @@ conv_tile(const hr_op *op, float *arena, int ocb0, int oy, int ox0, const int B,
     const int64_t wstride = (int64_t)icbN * k * k * 256;
     const float *w0 = op->weights + (int64_t)ocb0 * wstride;
     __m512 acc[4][14];
-#pragma clang loop unroll(full)
-    for (int b = 0; b < B; b++)
-#pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++) acc[b][t] = _mm512_setzero_ps();
-    hr_prefetch_out_tile(op, arena, ocb0, oy, ox0, B, T);
+    hr_tile_begin(op, arena, acc, ocb0, oy, ox0, B, T);
 
     for (int icb = 0; icb < icbN; icb++) {
         int nic = op->in_c - icb * 16;
@@ -87,11 +83,7 @@ conv_tile_c3s2(const hr_op *op, float *arena, int ocb0, int oy, int ox0, const i
     const int64_t wstride = 9 * 256;   /* one input block, 3x3 taps */
     const float *w0 = op->weights + (int64_t)ocb0 * wstride;
     __m512 acc[4][14];
-#pragma clang loop unroll(full)
-    for (int b = 0; b < B; b++)
-#pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++) acc[b][t] = _mm512_setzero_ps();
-    hr_prefetch_out_tile(op, arena, ocb0, oy, ox0, B, T);
+    hr_tile_begin(op, arena, acc, ocb0, oy, ox0, B, T);
     /* Padding 1: output (oy, ox) reads padded input rows 2*oy + ky, columns 2*ox + kx. */
     const float *base = in + ((int64_t)oy * 2 * Wp + (int64_t)ox0 * 2) * 16;
 #pragma clang loop unroll(disable)

@@ -194,11 +194,7 @@ conv_tile_bf16(const hr_op *op, float *arena, const uint16_t *in, const uint16_t
     const int64_t wstride = (int64_t)icbN * k * k * 256;
     const uint16_t *w0 = wts + (int64_t)ocb0 * wstride;
     __m512 acc[4][14];
-#pragma clang loop unroll(full)
-    for (int b = 0; b < B; b++)
-#pragma clang loop unroll(full)
-        for (int t = 0; t < T; t++) acc[b][t] = _mm512_setzero_ps();
-    hr_prefetch_out_tile(op, arena, ocb0, oy, ox0, B, T);
+    hr_tile_begin(op, arena, acc, ocb0, oy, ox0, B, T);
 
     for (int icb = 0; icb < icbN; icb++) {
         int nic = op->in_c - icb * 16;

@@ -90,6 +90,17 @@ hr_epilogue_store(const hr_op *op, float *arena, __m512 v, int cb, int oy, int o
     hr_epilogue_run(op, arena, &v, cb, oy, ox, 1);
 }
 
+/* The start of a B x T FP32-accumulator tile at output blocks ocb0.., row oy, pixels ox0..:
+ * accumulators zeroed, and the output lines the epilogue will store fetched for writing. */
+static inline __attribute__((always_inline)) void
+hr_tile_begin(const hr_op *op, float *arena, __m512 acc[4][14], int ocb0, int oy, int ox0, const int B, const int T) {
+#pragma clang loop unroll(full)
+    for (int b = 0; b < B; b++)
+#pragma clang loop unroll(full)
+        for (int t = 0; t < T; t++) acc[b][t] = _mm512_setzero_ps();
+    hr_prefetch_out_tile(op, arena, ocb0, oy, ox0, B, T);
+}
+
 /* The B x T register tile at output blocks ocb0.., row oy, pixels ox0..: bias, then the above. */
 static inline __attribute__((always_inline)) void
 hr_epilogue_tile(const hr_op *op, float *arena, __m512 acc[4][14], int ocb0, int oy, int ox0, const int B, const int T) {
