@@ -59,8 +59,9 @@ mkdir -p "$ASAN_LOGS" "$TSAN_LOGS"
 # ASan: reports to files; allocator_may_return_null=1 because a failed allocation must reach the
 # library as NULL (HRNET_ERR_OUT_OF_MEMORY), as it does without ASan, instead of ASan aborting
 # on a too-large request. Leak checking is on where the host itself does not leak (the C test).
+# Tests/asan.supp: known reports in third-party code the tests load (each one explained there).
 asan_options() { # LOGNAME DETECT_LEAKS
-    echo "log_path=$ASAN_LOGS/$1:detect_leaks=$2:allocator_may_return_null=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=0:halt_on_error=1"
+    echo "log_path=$ASAN_LOGS/$1:detect_leaks=$2:allocator_may_return_null=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=0:halt_on_error=1:suppressions=$ROOT/Tests/asan.supp"
 }
 # UBSan (inside the ASan runtime): stop at the first report, with a stack.
 ubsan_options() { # LOGNAME
