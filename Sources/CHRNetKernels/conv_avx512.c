@@ -136,7 +136,7 @@ static const tile_fn tiles_c3s2[15] = {0, tile_c3_2_1, tile_c3_2_2, tile_c3_2_3,
                                        tile_c3_2_13, tile_c3_2_14};
 
 void hr_conv_rows_avx512(const hr_op *op, float *arena, int ocb0, int oy, int ox0, int b, int t) {
-    if (b == 2 && op->in_c == 3 && op->k == 3 && op->stride == 2 && op->in.cb == 1 && !op->weights_bf16) {
+    if (b == 2 && op->in_c == 3 && op->k == 3 && op->stride == 2) {   /* (BF16 ops never come here) */
         tiles_c3s2[t](op, arena, ocb0, oy, ox0);
         return;
     }

@@ -312,27 +312,23 @@ struct Plan {
         fp32Read[g.output] = true
         var qualifies = [Bool](repeating: false, count: n), halfResidual = [Bool](repeating: false, count: n)
         var freeAfter: [Int: [(tensor: Int, half: Bool)]] = [:]
-        for x in 0..<n where !int8Readers[x].isEmpty && lastWriter[x] >= 0 && firstRead[x] > lastWriter[x] {
-            let inv = planned[int8Readers[x][0]].int8_inv
-            guard inv > 0, int8Readers[x].allSatisfy({ planned[$0].int8_inv.bitPattern == inv.bitPattern }) else { continue }
-            qualifies[x] = true
+        func large(_ x: Int) -> Bool {
             let s = shape(x)
-            halfResidual[x] = !residualReaders[x].isEmpty && s.cb * (s.h + 2) * (s.w + 2) * 64 > Self.halfResidualBytes
-            freeAfter[int8Readers[x].max()!, default: []].append((x, false))
-            if halfResidual[x] { freeAfter[residualReaders[x].max()!, default: []].append((x, true)) }
+            return s.cb * (s.h + 2) * (s.w + 2) * 64 > Self.halfResidualBytes
         }
-        // A large tensor read only as a residual (the first bottleneck's downsample, the last
-        // high-resolution branch output): its writer stores only the half copy (all epilogues
-        // can store either copy alone).
-        var halfOnly = [Bool](repeating: false, count: n)
-        for x in 0..<n where int8Readers[x].isEmpty && !residualReaders[x].isEmpty && !fp32Read[x]
-            && lastWriter[x] >= 0 && firstRead[x] > lastWriter[x] {
-            let s = shape(x)
-            if s.cb * (s.h + 2) * (s.w + 2) * 64 > Self.halfResidualBytes {
-                halfOnly[x] = true
-                halfResidual[x] = true
-                freeAfter[residualReaders[x].max()!, default: []].append((x, true))
+        for x in 0..<n where lastWriter[x] >= 0 && firstRead[x] > lastWriter[x] {
+            if !int8Readers[x].isEmpty {
+                let inv = planned[int8Readers[x][0]].int8_inv
+                guard inv > 0, int8Readers[x].allSatisfy({ planned[$0].int8_inv.bitPattern == inv.bitPattern }) else { continue }
+                qualifies[x] = true
+                freeAfter[int8Readers[x].max()!, default: []].append((x, false))
+                halfResidual[x] = !residualReaders[x].isEmpty && large(x)
+            } else {
+                // Read only as a residual (the first bottleneck's downsample, the last
+                // high-resolution branch output): its writer stores only the half copy.
+                halfResidual[x] = !residualReaders[x].isEmpty && !fp32Read[x] && large(x)
             }
+            if halfResidual[x] { freeAfter[residualReaders[x].max()!, default: []].append((x, true)) }
         }
         for x in 0..<n where !halfResidual[x] && !residualReaders[x].isEmpty { fp32Read[x] = true }
         var u8At = [Int](repeating: -1, count: n), halfAt = [Int](repeating: -1, count: n)
@@ -349,14 +345,16 @@ struct Plan {
         }
         for i in g.ops.indices {
             let x = g.ops[i].output
-            if qualifies[x] && lastWriter[x] == i {
-                u8At[x] = try place(x, half: false)
-                planned[i].out_u8 = Int64(u8At[x])
-                planned[i].out_u8_inv = planned[int8Readers[x][0]].int8_inv
+            if lastWriter[x] == i && (qualifies[x] || halfResidual[x]) {
                 planned[i].out_skip_fp32 = fp32Read[x] ? 0 : 1
-                for r in int8Readers[x] {
-                    planned[r].int8_copy = Int64(u8At[x])
-                    planned[r].in_u8_ready = 1
+                if qualifies[x] {
+                    u8At[x] = try place(x, half: false)
+                    planned[i].out_u8 = Int64(u8At[x])
+                    planned[i].out_u8_inv = planned[int8Readers[x][0]].int8_inv
+                    for r in int8Readers[x] {
+                        planned[r].int8_copy = Int64(u8At[x])
+                        planned[r].in_u8_ready = 1
+                    }
                 }
                 if halfResidual[x] {
                     halfAt[x] = try place(x, half: true)
@@ -366,16 +364,6 @@ struct Plan {
                         planned[r].res_f16 = Int64(halfAt[x])
                         planned[r].res_f16_mode = 1
                     }
-                }
-            }
-            if halfOnly[x] && lastWriter[x] == i {
-                halfAt[x] = try place(x, half: true)
-                planned[i].out_f16 = Int64(halfAt[x])
-                planned[i].out_f16_on = 1
-                planned[i].out_skip_fp32 = 1
-                for r in residualReaders[x] {
-                    planned[r].res_f16 = Int64(halfAt[x])
-                    planned[r].res_f16_mode = 1
                 }
             }
             // Freed after the op's own output was placed: an op never writes a copy it reads.
