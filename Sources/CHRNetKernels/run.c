@@ -183,6 +183,13 @@ static inline void bf16_row(const hr_op *op, float *a, int i) {
         hr_to_bf16_rows(a, &op->in, op->in_c, (uint16_t *)(a + op->bf16_copy), i / hp, i % hp, i % hp + 1);
 }
 
+/* An INT8 op the VNNI kernel runs as one pipelined stream of tasks (hr_conv_tasks_int8). */
+static inline int pipelined(const hr_op *op, int set) {
+    return op->kind == HR_OP_CONV && op->weights_int8 && int8_kernel(op, set) == HR_INT8_VNNI && hr_int8_pipelined(op);
+}
+
+extern int omp_get_num_threads(void);
+
 /* Inside a parallel region: the team shares the op's tasks (implicit barrier at the end). */
 static void run_op_shared(const hr_op *op, float *a, int set) {
     const int rows = bf16_rows(op);
@@ -191,6 +198,13 @@ static void run_op_shared(const hr_op *op, float *a, int set) {
         for (int i = 0; i < rows; i++) bf16_row(op, a, i);
     }
     const int tasks = op_tasks(op, set);
+    if (pipelined(op, set)) {   /* each thread one contiguous run of tasks, as schedule(static) */
+        const int n = omp_get_num_threads(), me = omp_get_thread_num();
+        const int t0 = (int)((int64_t)tasks * me / n), t1 = (int)((int64_t)tasks * (me + 1) / n);
+        if (t1 > t0) hr_conv_tasks_int8(op, a, (const uint8_t *)(a + op->int8_copy), t0, t1);
+#pragma omp barrier
+        return;
+    }
     const int64_t scratch = op->scratch_team + (int64_t)omp_get_thread_num() * op->scratch_stride;
 #pragma omp for schedule(static)
     for (int task = 0; task < tasks; task++) run_task(op, a, set, task, scratch);
@@ -201,6 +215,10 @@ static void run_op_alone(const hr_op *op, float *a, int set) {
     const int rows = bf16_rows(op);
     for (int i = 0; i < rows; i++) bf16_row(op, a, i);
     const int tasks = op_tasks(op, set);
+    if (pipelined(op, set)) {
+        hr_conv_tasks_int8(op, a, (const uint8_t *)(a + op->int8_copy), 0, tasks);
+        return;
+    }
     for (int task = 0; task < tasks; task++) run_task(op, a, set, task, op->scratch);
 }
 

@@ -9,7 +9,7 @@ import Foundation
 /// even, clamp, borders and padding channels zero, SIMD and plain agreeing); (d) the weight
 /// layout and clamping.
 final class KernelInt8Tests: XCTestCase {
-    var worstSIMD: [String: Float] = [:], worstOfRMS = 0.0
+    var worstSIMD: [String: Float] = [:], worstOfRMS = 0.0, pipelinedRuns = 0
 
     func interior(_ t: hr_tensor, channels: Int = 16) -> [Int] {
         var idx: [Int] = []
@@ -162,6 +162,41 @@ final class KernelInt8Tests: XCTestCase {
                 XCTAssertGreaterThan(outIdx.filter { fast[$0] != arena[$0] }.count, 0)
             }
         }
+        // The pipelined VNNI stream (each tile's epilogue inside the next tile's sums): its
+        // chooser's tile and every B at its largest T dividing the width, run as three
+        // contiguous runs of tasks (as threads split them), so a pending epilogue crosses rows
+        // and groups and each run ends with its own. The same sums and epilogue: the same bits.
+        guard hr_cpu_has_avx512vnni() != 0 else { return }
+        var tiles: [(Int32, Int32)] = []
+        var chosen = op
+        hr_choose_tile_int8_op(Int32(HR_KERNELS_AVX512), &chosen, 2)
+        if hr_int8_pipelined(&chosen) != 0 { tiles.append((chosen.tile_b, chosen.tile_t)) }
+        for (b, tmax) in [(1, 13), (2, 12), (3, 8), (4, 6)] where ocb % b == 0 {
+            var t = min(ow, tmax)
+            while ow % t != 0 { t -= 1 }
+            tiles.append((Int32(b), Int32(t)))
+        }
+        let eligible = stride == 1 && ups.isEmpty && !accumulate && cin % 16 == 0 && cin * k * k >= 256
+        for (b, t) in tiles {
+            var p = op
+            p.tile_b = b; p.tile_t = t
+            XCTAssertEqual(hr_int8_pipelined(&p) != 0, eligible, c.label + " pipelined \(b)x\(t)")
+            guard eligible else { continue }
+            pipelinedRuns += 1
+            var fast = arena
+            let tasks = (ocb / Int(b)) * oh
+            let cuts = [0, tasks / 3, (2 * tasks) / 3, tasks]
+            withUnsafePointer(to: &p) { q in
+                fast.withUnsafeMutableBufferPointer { a in
+                    for i in 0..<3 where cuts[i + 1] > cuts[i] {
+                        hr_conv_tasks_int8(q, a.baseAddress!, u8, Int32(cuts[i]), Int32(cuts[i + 1]))
+                    }
+                }
+            }
+            var same = true
+            for i in 0..<arena.count where !(fast[i].isNaN && ref[i].isNaN) && fast[i] != ref[i] { same = false; break }
+            XCTAssertTrue(same, c.label + " pipelined tile \(b)x\(t): not the reference's bits")
+        }
     }
 
     func testInt8KernelMatchesReferences() {
@@ -179,6 +214,14 @@ final class KernelInt8Tests: XCTestCase {
             }
         }
         runCase(cin: 256, cout: 64, k: 3, stride: 1, oh: 3, ow: 7, relu: true, residual: true, ups: [], accumulate: false, seed: 99)
+        // Pipelined layers (input channels a multiple of 16, in_c x k x k >= 256) with and without
+        // ReLU and residual, widths with several tiles a row and one.
+        for (i, (cin, cout, oh, ow)) in [(48, 48, 4, 24), (32, 64, 3, 12), (96, 48, 2, 9), (64, 32, 5, 6)].enumerated() {
+            runCase(cin: cin, cout: cout, k: 3, stride: 1, oh: oh, ow: ow, relu: i % 2 == 0, residual: i < 3, ups: [],
+                    accumulate: false, seed: 200 + UInt64(i))
+        }
+        runCase(cin: 256, cout: 64, k: 1, stride: 1, oh: 3, ow: 8, relu: true, residual: true, ups: [], accumulate: false, seed: 300)
+        XCTAssertTrue(hr_cpu_has_avx512vnni() == 0 || pipelinedRuns > 10, "the pipelined VNNI stream was tested (\(pipelinedRuns) runs)")
         XCTAssertTrue(hr_kernels_supported(Int32(HR_KERNELS_AVX2)) == 0 || worstSIMD["AVX2"] != nil, "the AVX2 INT8 kernel was tested")
         print("INT8: SIMD kernels vs reference max |error| / max(1, |out|) = \(worstSIMD); INT8 vs FP32 max |error| = \(worstOfRMS) x output RMS")
     }

@@ -91,6 +91,19 @@ int hr_cpu_has_neon_dotprod(void);
 void hr_choose_tile_int8_set(int set, int k, int out_cb, int out_w, int out_h, int nthreads, int32_t *tile_b, int32_t *tile_t);
 /** Largest pixel count of INT8 kernel `kernel`'s register tile for b blocks (0 if none). */
 int hr_int8_kernel_tile_t_max(int kernel, int b);
+/** Sets op->tile_b/tile_t for the INT8 kernel `set` runs: the pipelined VNNI tiles (a width that
+ *  divides the row) for the layers hr_int8_pipelined accepts, else hr_choose_tile_int8_set's. Needs
+ *  the op's shapes, stride, in_c, n_up and accumulate. */
+void hr_choose_tile_int8_op(int set, hr_op *op, int nthreads);
+/** 1 if the VNNI kernel runs op's tasks as one pipelined stream (hr_conv_tasks_int8): stride 1,
+ *  no fused sums or accumulation, whole input blocks, a tile width dividing the row. 0 on other
+ *  architectures. */
+int hr_int8_pipelined(const hr_op *op);
+/** Tasks task0..task1 of op (task = group of tile_b output blocks x row, as hr_conv_rows_int8's
+ *  callers number them) with the VNNI kernel, each tile's epilogue interleaved with the next
+ *  tile's sums; the last tile's epilogue before returning. Same results as hr_conv_rows_int8.
+ *  Needs hr_int8_pipelined(op) and hr_cpu_has_avx512vnni(). */
+void hr_conv_tasks_int8(const hr_op *op, float *arena, const uint8_t *in_u8, int task0, int task1);
 
 /** int16 elements of the AVX2 kernel's weights, one per int8 weight (twice the bytes):
  *  ceil(cout/16) * ceil(cin/16) * k * k * 256. */

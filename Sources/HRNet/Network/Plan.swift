@@ -160,7 +160,7 @@ struct Plan {
                     o.int8_inv = int8.inv
                     o.weights_int8_avx2 = int8.wide.map { UnsafePointer($0.pointer) }
                     o.int8_wsum = int8.sums.map { UnsafePointer($0.pointer) }
-                    hr_choose_tile_int8_set(kernels, o.k, o.out.cb, o.out.w, o.out.h, Int32(t), &o.tile_b, &o.tile_t)
+                    hr_choose_tile_int8_op(kernels, &o, Int32(t))
                 } else {
                     // BF16 sessions keep the head (heatmaps, a tiny 1x1) in FP32.
                     let lowPrecision = bf16 && op.output != g.output
