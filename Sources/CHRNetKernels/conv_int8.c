@@ -262,6 +262,21 @@ void hr_to_u8_rows(const float *arena, const hr_tensor *t, int c, float inv, uin
 
 typedef int32_t __attribute__((may_alias, aligned(1))) hr_quad_t;
 
+/* acc[0..B)[t] += the 4 bytes at p, broadcast, times w[0..B): one vpbroadcastd, B vpdpbusd. */
+#define PP_DOT1(a, w, p) \
+    __asm__("vpbroadcastd %2, %1\n\tvpdpbusd %3, %1, %0" : "+v"(a[0][t]), "=&v"(x) : "m"(*(const int32_t *)(p)), "v"(w[0]))
+#define PP_DOT2(a, w, p)                                                                          \
+    __asm__("vpbroadcastd %3, %2\n\tvpdpbusd %4, %2, %0\n\tvpdpbusd %5, %2, %1"                     \
+            : "+v"(a[0][t]), "+v"(a[1][t]), "=&v"(x) : "m"(*(const int32_t *)(p)), "v"(w[0]), "v"(w[1]))
+#define PP_DOT3(a, w, p)                                                                          \
+    __asm__("vpbroadcastd %4, %3\n\tvpdpbusd %5, %3, %0\n\tvpdpbusd %6, %3, %1\n\tvpdpbusd %7, %3, %2" \
+            : "+v"(a[0][t]), "+v"(a[1][t]), "+v"(a[2][t]), "=&v"(x)                                   \
+            : "m"(*(const int32_t *)(p)), "v"(w[0]), "v"(w[1]), "v"(w[2]))
+#define PP_DOT4(a, w, p)                                                                          \
+    __asm__("vpbroadcastd %5, %4\n\tvpdpbusd %6, %4, %0\n\tvpdpbusd %7, %4, %1\n\tvpdpbusd %8, %4, %2\n\tvpdpbusd %9, %4, %3" \
+            : "+v"(a[0][t]), "+v"(a[1][t]), "+v"(a[2][t]), "+v"(a[3][t]), "=&v"(x)                    \
+            : "m"(*(const int32_t *)(p)), "v"(w[0]), "v"(w[1]), "v"(w[2]), "v"(w[3]))
+
 static inline __attribute__((always_inline)) void
 conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int oy, int ox0, const int B, const int T) {
     const int k = op->k, s = op->stride, off = 1 - k / 2;
@@ -292,9 +307,12 @@ conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int o
         _Pragma("clang loop unroll(full)") for (int b = 0; b < B; b++)                               \
             wv[b] = _mm512_loadu_si512((const void *)(wp + b * wstride + (j) * 64));                 \
         _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                             \
-            const __m512i x = _mm512_set1_epi32(*(const hr_quad_t *)(ip + t * s * 16 + 4 * (j)));       \
-            _Pragma("clang loop unroll(full)") for (int b = 0; b < B; b++)                           \
-                acc[b][t] = _mm512_dpbusd_epi32(acc[b][t], x, wv[b]);                                \
+            __m512i x;                                                                               \
+            const uint8_t *xp = ip + t * s * 16 + 4 * (j);                                           \
+            if (B == 1) PP_DOT1(acc, wv, xp);                                                        \
+            else if (B == 2) PP_DOT2(acc, wv, xp);                                                   \
+            else if (B == 3) PP_DOT3(acc, wv, xp);                                                   \
+            else PP_DOT4(acc, wv, xp);                                                               \
         }                                                                                            \
     } while (0)
                 if (nq == 4) {
@@ -411,21 +429,6 @@ static inline __attribute__((always_inline)) void pp_epilogue(const pp_ctx *c, c
     if (c->has_h) _mm256_storeu_si256((__m256i *)(c->h[b] + t * 16), hr_to_f16x16(v));
     if (c->has_o) _mm512_storeu_ps(c->o[b] + t * 16, v);
 }
-
-/* acc[0..B)[t] += the 4 bytes at p, broadcast, times w[0..B): one vpbroadcastd, B vpdpbusd. */
-#define PP_DOT1(a, w, p) \
-    __asm__("vpbroadcastd %2, %1\n\tvpdpbusd %3, %1, %0" : "+v"(a[0][t]), "=&v"(x) : "m"(*(const int32_t *)(p)), "v"(w[0]))
-#define PP_DOT2(a, w, p)                                                                          \
-    __asm__("vpbroadcastd %3, %2\n\tvpdpbusd %4, %2, %0\n\tvpdpbusd %5, %2, %1"                     \
-            : "+v"(a[0][t]), "+v"(a[1][t]), "=&v"(x) : "m"(*(const int32_t *)(p)), "v"(w[0]), "v"(w[1]))
-#define PP_DOT3(a, w, p)                                                                          \
-    __asm__("vpbroadcastd %4, %3\n\tvpdpbusd %5, %3, %0\n\tvpdpbusd %6, %3, %1\n\tvpdpbusd %7, %3, %2" \
-            : "+v"(a[0][t]), "+v"(a[1][t]), "+v"(a[2][t]), "=&v"(x)                                   \
-            : "m"(*(const int32_t *)(p)), "v"(w[0]), "v"(w[1]), "v"(w[2]))
-#define PP_DOT4(a, w, p)                                                                          \
-    __asm__("vpbroadcastd %5, %4\n\tvpdpbusd %6, %4, %0\n\tvpdpbusd %7, %4, %1\n\tvpdpbusd %8, %4, %2\n\tvpdpbusd %9, %4, %3" \
-            : "+v"(a[0][t]), "+v"(a[1][t]), "+v"(a[2][t]), "+v"(a[3][t]), "=&v"(x)                    \
-            : "m"(*(const int32_t *)(p)), "v"(w[0]), "v"(w[1]), "v"(w[2]), "v"(w[3]))
 
 static inline __attribute__((always_inline)) void
 pp_tasks(const hr_op *op, float *arena, const uint8_t *in, int task0, int task1, const int B, const int T) {
