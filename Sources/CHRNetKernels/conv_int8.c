@@ -277,30 +277,25 @@ typedef int32_t __attribute__((may_alias, aligned(1))) hr_quad_t;
             : "+v"(a[0][t]), "+v"(a[1][t]), "+v"(a[2][t]), "+v"(a[3][t]), "=&v"(x)                    \
             : "m"(*(const int32_t *)(p)), "v"(w[0]), "v"(w[1]), "v"(w[2]), "v"(w[3]))
 
+/* The start of a B x T tile: accumulators zeroed, output lines fetched (hr_prefetch_out_tile). */
 static inline __attribute__((always_inline)) void
-conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int oy, int ox0, const int B, const int T) {
-    const int k = op->k, s = op->stride, off = 1 - k / 2;
-    const int Hp = op->in.h + 2, Wp = op->in.w + 2;
-    const int icbN = op->in.cb;
-    const int64_t wstride = (int64_t)icbN * k * k * 256;
-    const int8_t *w0 = op->weights_int8 + (int64_t)ocb0 * wstride;
-    __m512i acc[4][14];
+int8_tile_begin(const hr_op *op, float *arena, __m512i acc[4][14], int ocb0, int oy, int ox0, const int B, const int T) {
 #pragma clang loop unroll(full)
     for (int b = 0; b < B; b++)
 #pragma clang loop unroll(full)
         for (int t = 0; t < T; t++) acc[b][t] = _mm512_setzero_si512();
     hr_prefetch_out_tile(op, arena, ocb0, oy, ox0, B, T);
+}
 
-    for (int icb = 0; icb < icbN; icb++) {
-        int nic = op->in_c - icb * 16;
-        if (nic > 16) nic = 16;
-        const int nq = (nic + 3) >> 2;
-        for (int ky = 0; ky < k; ky++) {
-            const uint8_t *irow = in + (((int64_t)icb * Hp + (int64_t)oy * s + ky + off) * Wp + (int64_t)ox0 * s + off) * 16;
-            const int8_t *wrow = w0 + ((int64_t)(icb * k + ky) * k) * 256;
-            for (int kx = 0; kx < k; kx++) {
-                const uint8_t *ip = irow + kx * 16;
-                const int8_t *wp = wrow + kx * 256;
+/* One kernel row (all kx) of a tile's sums: irow = the input row's first pixel for the tile
+ * (stride s), wrow = its weights for output block 0 (block b at + b x wstride), nq = quads of
+ * real input channels in this input block (4 unless the last block is partial). */
+static inline __attribute__((always_inline)) void
+int8_row_sums(__m512i acc[4][14], const uint8_t *irow, const int8_t *wrow, int64_t wstride, int k, int s, int nq,
+              const int B, const int T) {
+    for (int kx = 0; kx < k; kx++) {
+        const uint8_t *ip = irow + kx * 16;
+        const int8_t *wp = wrow + kx * 256;
 #define STEP(j)                                                                                      \
     do {                                                                                             \
         __m512i wv[4];                                                                               \
@@ -315,14 +310,31 @@ conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int o
             else PP_DOT4(acc, wv, xp);                                                               \
         }                                                                                            \
     } while (0)
-                if (nq == 4) {
-                    STEP(0); STEP(1); STEP(2); STEP(3);
-                } else {
-                    for (int j = 0; j < nq; j++) STEP(j);
-                }
-#undef STEP
-            }
+        if (nq == 4) {
+            STEP(0); STEP(1); STEP(2); STEP(3);
+        } else {
+            for (int j = 0; j < nq; j++) STEP(j);
         }
+#undef STEP
+    }
+}
+
+static inline __attribute__((always_inline)) void
+conv_tile_int8(const hr_op *op, float *arena, const uint8_t *in, int ocb0, int oy, int ox0, const int B, const int T) {
+    const int k = op->k, s = op->stride, off = 1 - k / 2;
+    const int Hp = op->in.h + 2, Wp = op->in.w + 2;
+    const int icbN = op->in.cb;
+    const int64_t wstride = (int64_t)icbN * k * k * 256;
+    const int8_t *w0 = op->weights_int8 + (int64_t)ocb0 * wstride;
+    __m512i acc[4][14];
+    int8_tile_begin(op, arena, acc, ocb0, oy, ox0, B, T);
+    for (int icb = 0; icb < icbN; icb++) {
+        int nic = op->in_c - icb * 16;
+        if (nic > 16) nic = 16;
+        const int nq = (nic + 3) >> 2;
+        for (int ky = 0; ky < k; ky++)
+            int8_row_sums(acc, in + (((int64_t)icb * Hp + (int64_t)oy * s + ky + off) * Wp + (int64_t)ox0 * s + off) * 16,
+                          w0 + ((int64_t)(icb * k + ky) * k) * 256, wstride, k, s, nq, B, T);
     }
     /* int32 sums -> FP32: fma(sum, scale, bias) per output channel (one rounding, as the
      * reference); then the FP32 epilogue. */
@@ -452,35 +464,12 @@ pp_tasks(const hr_op *op, float *arena, const uint8_t *in, int task0, int task1,
         const int ocb0 = (task / H) * B, oy = task % H;
         const int8_t *w0 = op->weights_int8 + (int64_t)ocb0 * wstride;
         for (int ox0 = 0; ox0 < W; ox0 += T) {
-            __m512i acc[4][13];
-#pragma clang loop unroll(full)
-            for (int b = 0; b < B; b++)
-#pragma clang loop unroll(full)
-                for (int t = 0; t < T; t++) acc[b][t] = _mm512_setzero_si512();
-            hr_prefetch_out_tile(op, arena, ocb0, oy, ox0, B, T);
+            __m512i acc[4][14];
+            int8_tile_begin(op, arena, acc, ocb0, oy, ox0, B, T);
             for (int icb = 0; icb < icbN; icb++) {
                 for (int ky = 0; ky < k; ky++) {
-                    const uint8_t *irow = in + (((int64_t)icb * Hp + oy + ky + off) * Wp + ox0 + off) * 16;
-                    const int8_t *wrow = w0 + ((int64_t)(icb * k + ky) * k) * 256;
-                    for (int kx = 0; kx < k; kx++) {
-                        const uint8_t *ip = irow + kx * 16;
-                        const int8_t *wp = wrow + kx * 256;
-#pragma clang loop unroll(full)
-                        for (int j = 0; j < 4; j++) {
-                            __m512i wv[4];
-#pragma clang loop unroll(full)
-                            for (int b = 0; b < B; b++) wv[b] = _mm512_loadu_si512((const void *)(wp + b * wstride + j * 64));
-#pragma clang loop unroll(full)
-                            for (int t = 0; t < T; t++) {
-                                __m512i x;
-                                const uint8_t *xp = ip + t * 16 + 4 * j;
-                                if (B == 1) PP_DOT1(acc, wv, xp);
-                                else if (B == 2) PP_DOT2(acc, wv, xp);
-                                else if (B == 3) PP_DOT3(acc, wv, xp);
-                                else PP_DOT4(acc, wv, xp);
-                            }
-                        }
-                    }
+                    int8_row_sums(acc, in + (((int64_t)icb * Hp + oy + ky + off) * Wp + ox0 + off) * 16,
+                                  w0 + ((int64_t)(icb * k + ky) * k) * 256, wstride, k, 1, 4, B, T);
                     for (int r = 0; r < q && e < npend; r++, e++) pp_epilogue(&c, pend + e * 16, e / T, e % T);
                 }
             }
