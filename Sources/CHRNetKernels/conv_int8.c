@@ -389,14 +389,15 @@ void hr_conv_rows_int8(const hr_op *op, float *arena, const uint8_t *in_u8, int 
  * tiles, 0.329 with this code but the epilogue after each tile, 0.297 interleaved (a
  * register-only loop: vpdpbusd alone 1040 GOPS; with one epilogue vector per 96 vpdpbusd 1012
  * interleaved, 946 bunched). The tasks of a thread are one stream of tiles, row after row and
- * group after group, so one-tile rows (12x9, 8x6) are pipelined too.
+ * group after group, so one-tile rows (W32's 8x6) are pipelined too.
  *
- * Each broadcast and its B vpdpbusd are one asm statement: written as intrinsics, clang hoisted
- * all the broadcasts of a kernel row into spilled registers once the epilogue code was in the
- * loop (2x slower). Tiles keep B*T + B + 1 <= 28 registers, leaving the epilogue its own.
- * Used for stride-1 layers without fused sums or accumulation whose width the tile divides and
- * whose input channels are whole blocks (hr_int8_pipelined); the others take the tiles above.
- * Same sums, same epilogue arithmetic: the same bits. */
+ * Each broadcast and its B vpdpbusd are one asm statement (PP_DOT*, which the plain tiles above
+ * use too): written as intrinsics, clang hoisted all the broadcasts of a kernel row into spilled
+ * registers once the epilogue code was in the loop (2x slower). Tiles keep B*T + B + 1 <= 28
+ * registers, leaving the epilogue its own. Used for the layers hr_int8_pipelined accepts (stride
+ * 1, no fused sums or accumulation, whole input blocks, >= 64 vpdpbusd per output vector, a tile
+ * width that divides the row); the others take the plain tiles above. Same sums, same epilogue
+ * arithmetic: the same bits. */
 
 typedef struct {
     const float *scale[4], *bias[4];

@@ -29,6 +29,7 @@
 #ifndef _OPENMP
 int omp_get_thread_num(void) { return 0; }
 int omp_get_num_procs(void) { return 1; }
+int omp_get_num_threads(void) { return 1; }
 double omp_get_wtime(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
