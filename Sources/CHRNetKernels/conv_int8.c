@@ -175,19 +175,16 @@ void hr_choose_tile_int8_op(int set, hr_op *op, int nthreads) {
         hr_choose_tile_int8_set(set, op->k, out_cb, out_w, out_h, nthreads, &op->tile_b, &op->tile_t);
         return;
     }
-    if (nthreads < 1) nthreads = 1;
-    double best = -1;
-    int bb = 1, bt = 1;
+    /* hr_choose_tile_ties over the widths that divide the row (ties: the wider B, fewer
+     * broadcasts per vpdpbusd). */
+    int tdiv[5] = {0};
     for (int b = 1; b <= 4; b++) {
-        if (out_cb % b) continue;
         int t = out_w < pp_t_max[b] ? out_w : pp_t_max[b];
         while (out_w % t) t--;
-        double score = (double)b * t;
-        const int tasks = (out_cb / b) * out_h;
-        if (tasks < 4 * nthreads) score *= (double)tasks / (4.0 * nthreads);
-        /* ties: the wider B (fewer broadcasts per vpdpbusd) */
-        if (score >= best) { best = score; bb = b; bt = t; }
+        tdiv[b] = t;
     }
+    int32_t bb, bt;
+    hr_choose_tile_ties(tdiv, 1, out_cb, out_w, out_h, nthreads, &bb, &bt);
     /* Unless the plain tile is half as wide again: at 12x9, a plain 3 x 9 beats a pipelined 2 x 9
      * (W48's 384-channel layers, 0.314 -> 0.320 ms pipelined, one Zen 5 core). */
     int32_t pb, pt;
@@ -426,7 +423,9 @@ pp_point(const hr_op *op, float *arena, pp_ctx *c, int ocb0, int oy, int ox0, co
     }
 }
 
-/* hr_epilogue_run for one vector (block b, pixel t of the pending tile). */
+/* hr_epilogue_run for one vector (block b, pixel t of the pending tile), with the tile's addresses
+ * and flags taken once (pp_point, pp_tasks): hr_epilogue_run itself on one vector at a time,
+ * which recomputes them per vector, made W48 batch 8 1.4-5% slower. */
 static inline __attribute__((always_inline)) void pp_epilogue(const pp_ctx *c, const int32_t *p, int b, int t) {
     __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512((const void *)p)), _mm512_loadu_ps(c->scale[b]),
                                _mm512_loadu_ps(c->bias[b]));
@@ -449,7 +448,7 @@ pp_tasks(const hr_op *op, float *arena, const uint8_t *in, int task0, int task1,
     const int Hp = op->in.h + 2, Wp = op->in.w + 2, H = op->out.h, W = op->out.w;
     const int icbN = op->in.cb;
     const int64_t wstride = (int64_t)icbN * k * k * 256;
-    int32_t pend[4 * 13 * 16] __attribute__((aligned(64)));
+    int32_t pend[24 * 16] __attribute__((aligned(64)));   /* B*T <= 24 (pp_t_max) */
     pp_ctx c;
     c.inv = op->out_u8_inv;
     c.relu = op->relu;

@@ -183,9 +183,10 @@ static inline void bf16_row(const hr_op *op, float *a, int i) {
         hr_to_bf16_rows(a, &op->in, op->in_c, (uint16_t *)(a + op->bf16_copy), i / hp, i % hp, i % hp + 1);
 }
 
-/* An INT8 op the VNNI kernel runs as one pipelined stream of tasks (hr_conv_tasks_int8). */
+/* An INT8 op the VNNI kernel runs as one pipelined stream of tasks (hr_conv_tasks_int8;
+ * hr_int8_pipelined checks that it is an INT8 convolution). */
 static inline int pipelined(const hr_op *op, int set) {
-    return op->kind == HR_OP_CONV && op->weights_int8 && int8_kernel(op, set) == HR_INT8_VNNI && hr_int8_pipelined(op);
+    return hr_int8_pipelined(op) && int8_kernel(op, set) == HR_INT8_VNNI;
 }
 
 extern int omp_get_num_threads(void);

@@ -123,6 +123,7 @@ public final class Session {
             }
         }
         var groups: [String: (Double, Double)] = [:]
+        var perOp: [(label: String, seconds: Double, macs: Double)] = []
         for (i, op) in plan.ops.enumerated() {
             let label: String
             var macs = 0.0
@@ -135,7 +136,6 @@ public final class Session {
             } else {
                 label = "sum @\(op.out.h)x\(op.out.w)x\(op.out.cb * 16)"
             }
-            let key: String
             if eachOp {
                 var flow: [String] = []
                 if op.res.off >= 0 { flow.append(op.res_f16_mode != 0 ? "res-half" : "res") }
@@ -143,17 +143,14 @@ public final class Session {
                 if op.out_u8_inv > 0 { flow.append("+u8") }
                 if op.out_f16_on != 0 { flow.append("+half") }
                 if op.out_skip_fp32 != 0 { flow.append("-fp32") }
-                key = "\(i) \(label)" + (flow.isEmpty ? "" : " [" + flow.joined(separator: " ") + "]")
+                perOp.append(("\(i) \(label)" + (flow.isEmpty ? "" : " [" + flow.joined(separator: " ") + "]"), seconds[i] / Double(runs), macs))
             } else {
-                key = label
+                let g = groups[label] ?? (0, 0)
+                groups[label] = (g.0 + seconds[i] / Double(runs), g.1 + macs)
             }
-            let g = groups[key] ?? (0, 0)
-            groups[key] = (g.0 + seconds[i] / Double(runs), g.1 + macs)
         }
-        let rows = groups.map { ($0.key, $0.value.0, $0.value.1) }
         // Per op: in plan order; grouped: the slowest first.
-        return eachOp ? rows.sorted { Int($0.0.prefix { $0 != " " })! < Int($1.0.prefix { $0 != " " })! }
-                      : rows.sorted { $0.1 > $1.1 }
+        return eachOp ? perOp : groups.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.seconds > $1.seconds }
     }
 
     public var inputCount: Int { 3 * inputHeight * inputWidth }
